@@ -1,0 +1,38 @@
+"""Bearer-token check shared by every route except health."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+_bearer = HTTPBearer(auto_error=False)
+
+ANONYMOUS_OWNER = "anonymous"
+
+
+def require_owner(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """Check the bearer token and return the owner id that jobs are filed under.
+
+    The owner id is a hash of the token, so the token itself is never stored.
+    """
+    expected: str | None = request.app.state.settings.token
+    if expected is None:
+        return ANONYMOUS_OWNER
+    supplied = credentials.credentials if credentials is not None else ""
+    if not secrets.compare_digest(supplied.encode(), expected.encode()):
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="A valid bearer token is required.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return hashlib.sha256(supplied.encode()).hexdigest()[:32]
+
+
+Owner = Annotated[str, Depends(require_owner)]

@@ -1,0 +1,153 @@
+"""Command line of the backend server (`audio-converter-server`, `python -m backend`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import json
+import logging
+import socket
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from backend import __version__
+from backend.api.app import create_app
+from backend.settings import Settings
+
+logger = logging.getLogger("backend")
+
+DEFAULT_PORT = 8765
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="audio-converter-server",
+        description="Serve the Audio Converter API, converting with FFmpeg.",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="TCP port; 0 picks a free one (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, help="folder for the job database and files"
+    )
+    parser.add_argument(
+        "--token",
+        help="bearer token clients must send; prefer AUDIO_CONVERTER_TOKEN, "
+        "which other users cannot see in the process list",
+    )
+    parser.add_argument(
+        "--workers", type=int, help="conversions run at once (default: CPU count)"
+    )
+    parser.add_argument("--ffmpeg", type=Path, help="FFmpeg binary to use")
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="log verbosity (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--exit-with-stdin",
+        action="store_true",
+        help="stop when standard input closes (used when the app starts the server)",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, bind the socket, serve until stopped."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    overrides: dict[str, object] = {}
+    if args.data_dir is not None:
+        overrides["data_dir"] = args.data_dir
+    if args.token is not None:
+        overrides["token"] = args.token
+    if args.workers is not None:
+        overrides["workers"] = args.workers
+    if args.ffmpeg is not None:
+        overrides["ffmpeg_path"] = args.ffmpeg
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    if settings.token is None and not _is_loopback(args.host):
+        logger.warning(
+            "Serving on %s without a token: anyone who can reach it may use it",
+            args.host,
+        )
+
+    try:
+        sock = _bind(args.host, args.port)
+    except OSError as error:
+        logger.error("Cannot listen on %s:%d: %s", args.host, args.port, error)
+        return 2
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            log_config=None,
+            log_level=args.log_level,
+            access_log=args.log_level == "debug",
+        )
+    )
+    if args.exit_with_stdin:
+        _stop_when_stdin_closes(server)
+    asyncio.run(_serve(server, sock))
+    return 0
+
+
+async def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
+    """Serve on `sock` and print one JSON line with the port once ready."""
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():
+        await asyncio.sleep(0.02)
+    if server.started:
+        host, port = sock.getsockname()[:2]
+        print(json.dumps({"event": "ready", "host": host, "port": port}), flush=True)
+    await task
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def _stop_when_stdin_closes(server: uvicorn.Server) -> None:
+    """Stop the server once the parent closes our standard input or dies."""
+
+    def watch() -> None:
+        while sys.stdin.buffer.read(1024):
+            pass
+        logger.info("Standard input closed; stopping")
+        server.should_exit = True
+
+    threading.Thread(target=watch, name="stdin-watch", daemon=True).start()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())

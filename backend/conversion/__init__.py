@@ -1,0 +1,1 @@
+"""Conversion: output formats, the FFmpeg runner, probing and output checks."""

@@ -1,0 +1,251 @@
+"""Convert one file: probe, resolve options, run FFmpeg, verify the output.
+
+FFmpeg's exit status is not trusted. An output counts only once it decodes
+and its duration matches what FFmpeg decoded from the input.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from backend.conversion.ffmpeg import (
+    FfmpegProgress,
+    FfmpegRun,
+    measure_decoded_duration,
+    run_ffmpeg,
+)
+from backend.conversion.formats import resolve_encoder
+from backend.conversion.probe import MediaInfo, probe
+from backend.errors import ConversionCancelled, ConversionFailed, InvalidInput
+from backend.jobs.model import ConversionOptions
+
+logger = logging.getLogger(__name__)
+
+# Progress reported for a fully encoded but not yet verified output; 100 is
+# kept for the moment the job store has committed the job as completed.
+ENCODED_PERCENT = 99.0
+
+
+@dataclass(frozen=True)
+class ConversionUpdate:
+    """Progress of the running FFmpeg, in the job's terms."""
+
+    percent: float
+    eta_seconds: float | None
+    speed: float | None
+
+
+@dataclass(frozen=True)
+class ConversionResult:
+    """A verified output file and what was changed on the way."""
+
+    path: Path
+    extension: str
+    media_type: str
+    input_duration_seconds: float
+    output_duration_seconds: float
+    adjustments: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VerifyTolerance:
+    """How far an output's duration may be from the input's."""
+
+    ratio: float = 0.005
+    seconds: float = 0.05
+
+    def allows(self, expected: float, actual: float) -> bool:
+        return abs(expected - actual) <= max(expected * self.ratio, self.seconds)
+
+
+class Converter:
+    """Runs conversions with one FFmpeg binary, writing temporaries in `work_dir`."""
+
+    def __init__(
+        self,
+        ffmpeg: str,
+        work_dir: Path,
+        tolerance: VerifyTolerance | None = None,
+    ) -> None:
+        self._ffmpeg = ffmpeg
+        self._work_dir = work_dir
+        self._tolerance = tolerance or VerifyTolerance()
+        work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def convert(
+        self,
+        source: Path,
+        filename: str,
+        options: ConversionOptions,
+        *,
+        on_update: Callable[[ConversionUpdate], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> ConversionResult:
+        """Convert `source` (uploaded as `filename`) and return the verified output.
+
+        Raises InvalidInput when the file holds no usable audio,
+        ConversionFailed when FFmpeg or the output check fails, and
+        ConversionCancelled when `cancel` is set. No temporary file survives
+        a raised error; on success the caller owns the returned file.
+        """
+        info = self._probe(source, filename)
+        assert info.audio is not None
+        settings = resolve_encoder(options, info.audio)
+        fmt = settings.output_format
+        descriptor, raw_output = tempfile.mkstemp(
+            dir=self._work_dir, prefix="output-", suffix=f".{fmt.extension}"
+        )
+        os.close(descriptor)
+        output = Path(raw_output)
+        try:
+            run = self._encode(
+                source, output, settings.ffmpeg_args(), fmt.muxer, info, on_update,
+                cancel,
+            )  # fmt: skip
+            _raise_for_run(run, filename)
+            input_duration = run.out_time_seconds
+            if not input_duration:
+                raise InvalidInput(
+                    f"{filename} contains no audio samples.", code="no_audio_samples"
+                )
+            output_duration = self._verify(output, filename, input_duration, cancel)
+        except BaseException:
+            output.unlink(missing_ok=True)
+            raise
+
+        return ConversionResult(
+            path=output,
+            extension=fmt.extension,
+            media_type=fmt.media_type,
+            input_duration_seconds=input_duration,
+            output_duration_seconds=output_duration,
+            adjustments=settings.adjustments,
+        )
+
+    def _probe(self, source: Path, filename: str) -> MediaInfo:
+        if source.stat().st_size == 0:
+            raise InvalidInput(f"{filename} is empty (0 bytes).", code="empty_file")
+        info = probe(self._ffmpeg, source)
+        if info.audio is None:
+            if info.unreadable:
+                raise InvalidInput(
+                    f"{filename} is not an audio file FFmpeg can read.",
+                    code="unreadable_input",
+                )
+            what = "a video file with no audio track" if info.has_video else "no audio"
+            raise InvalidInput(
+                f"{filename} contains {what}.", code="no_audio_stream"
+            )
+        return info
+
+    def _encode(
+        self,
+        source: Path,
+        output: Path,
+        encoder_args: list[str],
+        muxer: str,
+        info: MediaInfo,
+        on_update: Callable[[ConversionUpdate], None] | None,
+        cancel: threading.Event | None,
+    ) -> FfmpegRun:
+        args = [
+            self._ffmpeg, "-hide_banner", "-v", "error", "-y",
+            "-i", str(source),
+            "-map", "0:a:0", "-map_metadata", "0",
+            *encoder_args,
+            "-f", muxer, str(output),
+        ]  # fmt: skip
+        tracker = _ProgressTracker(info.duration_seconds, on_update)
+        return run_ffmpeg(args, on_progress=tracker.update, cancel=cancel)
+
+    def _verify(
+        self,
+        output: Path,
+        filename: str,
+        expected_seconds: float,
+        cancel: threading.Event | None,
+    ) -> float:
+        actual, run = measure_decoded_duration(self._ffmpeg, output, cancel=cancel)
+        if run.cancelled:
+            raise ConversionCancelled(f"Conversion of {filename} was cancelled.")
+        if run.returncode != 0 or actual is None:
+            logger.warning(
+                "Output of %s does not decode: %s", filename, run.stderr_tail
+            )
+            raise ConversionFailed(
+                f"The converted {filename} does not decode; the output was "
+                "discarded.",
+                code="output_invalid",
+            )
+        if not self._tolerance.allows(expected_seconds, actual):
+            raise ConversionFailed(
+                f"The converted {filename} lasts {actual:.3f} s but the input "
+                f"decodes to {expected_seconds:.3f} s; the output was discarded.",
+                code="duration_mismatch",
+            )
+        return actual
+
+
+class _ProgressTracker:
+    """Turns FFmpeg's media time into a percentage, an ETA and a speed."""
+
+    def __init__(
+        self,
+        duration: float | None,
+        on_update: Callable[[ConversionUpdate], None] | None,
+    ) -> None:
+        self._duration = duration if duration and duration > 0 else None
+        self._on_update = on_update
+        self._started = time.monotonic()
+
+    def update(self, progress: FfmpegProgress) -> None:
+        if self._on_update is None or progress.out_time_seconds is None:
+            return
+        elapsed = time.monotonic() - self._started
+        done = progress.out_time_seconds
+        speed = progress.speed
+        if speed is None and elapsed > 0:
+            speed = done / elapsed
+        percent = 0.0
+        eta = None
+        if self._duration is not None:
+            fraction = min(done / self._duration, 1.0)
+            percent = fraction * ENCODED_PERCENT
+            if speed:
+                eta = max(self._duration - done, 0.0) / speed
+        self._on_update(ConversionUpdate(percent=percent, eta_seconds=eta, speed=speed))
+
+
+def _raise_for_run(run: FfmpegRun, filename: str) -> None:
+    if run.cancelled:
+        raise ConversionCancelled(f"Conversion of {filename} was cancelled.")
+    if run.timed_out:
+        raise ConversionFailed(
+            f"Conversion of {filename} timed out.", code="timed_out"
+        )
+    if run.returncode != 0:
+        logger.warning(
+            "FFmpeg exited with %d on %s: %s", run.returncode, filename,
+            run.stderr_tail,
+        )  # fmt: skip
+        reason = _last_meaningful_line(run.stderr_tail)
+        raise ConversionFailed(
+            f"FFmpeg could not convert {filename}: {reason}",
+            code="ffmpeg_failed",
+        )
+
+
+def _last_meaningful_line(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    if not lines:
+        return "it exited without an error message."
+    line = lines[-1]
+    return line if line.endswith(".") else f"{line}."
+

@@ -1,0 +1,345 @@
+"""Output formats and the resolution of options each encoder can take.
+
+A value an encoder cannot take (Opus at 44.1 kHz, MP3 above 48 kHz, MP3 with
+more than two channels) is moved to the nearest valid one here, and the move is
+recorded as a sentence for the job, so FFmpeg never gets an invalid request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from backend.errors import InvalidOptions
+from backend.jobs.model import ConversionOptions
+
+MIN_SAMPLE_RATE = 8_000
+MAX_SAMPLE_RATE = 384_000
+MAX_CHANNELS = 8
+
+_MP3_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
+_MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+_AAC_RATES = (
+    7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000,
+    44100, 48000, 64000, 88200, 96000,
+)  # fmt: skip
+_OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """How one target format is encoded and muxed."""
+
+    name: str
+    label: str
+    extension: str
+    codec: str
+    muxer: str
+    media_type: str
+    lossless: bool
+    default_bitrate_kbps: int | None = None
+    bitrate_range: tuple[int, int] | None = None
+    bitrate_steps: Sequence[int] | None = None
+    quality_range: tuple[float, float] | None = None
+    sample_rates: Sequence[int] | None = None
+    max_channels: int = MAX_CHANNELS
+
+
+FORMATS: dict[str, OutputFormat] = {
+    f.name: f
+    for f in (
+        OutputFormat(
+            name="mp3",
+            label="MP3",
+            extension="mp3",
+            codec="libmp3lame",
+            muxer="mp3",
+            media_type="audio/mpeg",
+            lossless=False,
+            default_bitrate_kbps=192,
+            bitrate_range=(32, 320),
+            bitrate_steps=_MP3_BITRATES,
+            quality_range=(0, 9),
+            sample_rates=_MP3_RATES,
+            max_channels=2,
+        ),
+        OutputFormat(
+            name="aac",
+            label="AAC (M4A)",
+            extension="m4a",
+            codec="aac",
+            muxer="ipod",
+            media_type="audio/mp4",
+            lossless=False,
+            default_bitrate_kbps=192,
+            bitrate_range=(16, 512),
+            sample_rates=_AAC_RATES,
+        ),
+        OutputFormat(
+            name="opus",
+            label="Opus (Ogg)",
+            extension="opus",
+            codec="libopus",
+            muxer="ogg",
+            media_type="audio/ogg",
+            lossless=False,
+            default_bitrate_kbps=128,
+            bitrate_range=(6, 510),
+            sample_rates=_OPUS_RATES,
+        ),
+        OutputFormat(
+            name="vorbis",
+            label="Vorbis (Ogg)",
+            extension="ogg",
+            codec="libvorbis",
+            muxer="ogg",
+            media_type="audio/ogg",
+            lossless=False,
+            bitrate_range=(45, 500),
+            quality_range=(-1, 10),
+        ),
+        OutputFormat(
+            name="flac",
+            label="FLAC",
+            extension="flac",
+            codec="flac",
+            muxer="flac",
+            media_type="audio/flac",
+            lossless=True,
+            sample_rates=None,
+        ),
+        OutputFormat(
+            name="wav",
+            label="WAV",
+            extension="wav",
+            codec="pcm_s16le",
+            muxer="wav",
+            media_type="audio/wav",
+            lossless=True,
+        ),
+        OutputFormat(
+            name="alac",
+            label="ALAC (M4A)",
+            extension="m4a",
+            codec="alac",
+            muxer="ipod",
+            media_type="audio/mp4",
+            lossless=True,
+        ),
+    )
+}
+
+# Vorbis quality 5 is about 160 kbit/s, the encoder's usual default.
+DEFAULT_VORBIS_QUALITY = 5.0
+
+
+@dataclass(frozen=True)
+class SourceAudio:
+    """What the encoder needs to know about the input's first audio stream."""
+
+    sample_rate: int | None
+    channels: int | None
+    bits_per_sample: int | None = None
+    is_float: bool = False
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    """Resolved encoder arguments plus the sentences that explain each change."""
+
+    output_format: OutputFormat
+    codec: str
+    bitrate_kbps: int | None
+    quality: float | None
+    sample_rate: int | None
+    channels: int | None
+    adjustments: tuple[str, ...]
+
+    def ffmpeg_args(self) -> list[str]:
+        """Return the output-side FFmpeg arguments for these settings."""
+        args = ["-c:a", self.codec]
+        if self.bitrate_kbps is not None:
+            args += ["-b:a", f"{self.bitrate_kbps}k"]
+        if self.quality is not None:
+            args += ["-q:a", _format_number(self.quality)]
+        if self.sample_rate is not None:
+            args += ["-ar", str(self.sample_rate)]
+        if self.channels is not None:
+            args += ["-ac", str(self.channels)]
+        return args
+
+
+def get_format(name: str) -> OutputFormat:
+    """Return the format called `name`, or raise InvalidOptions listing the valid ones."""
+    try:
+        return FORMATS[name.lower()]
+    except KeyError:
+        valid = ", ".join(FORMATS)
+        raise InvalidOptions(
+            f"Unknown output format {name!r}; choose one of: {valid}."
+        ) from None
+
+
+def validate_options(options: ConversionOptions) -> None:
+    """Reject values no encoder could take; raise InvalidOptions naming the value.
+
+    Values that are plausible but not valid for the chosen encoder are not
+    rejected here; `resolve_encoder` moves them to the nearest valid value.
+    """
+    fmt = get_format(options.format)
+    if options.bitrate_kbps is not None:
+        if fmt.lossless:
+            raise InvalidOptions(
+                f"{fmt.label} is lossless and takes no bitrate; "
+                f"remove the bitrate ({options.bitrate_kbps} kbit/s)."
+            )
+        if not 1 <= options.bitrate_kbps <= 1_000:
+            raise InvalidOptions(
+                f"Bitrate {options.bitrate_kbps} kbit/s is invalid; "
+                "use a value from 6 to 512."
+            )
+    if options.quality is not None:
+        if fmt.quality_range is None:
+            raise InvalidOptions(
+                f"{fmt.label} takes no quality setting; use a bitrate instead."
+            )
+        low, high = fmt.quality_range
+        if not low <= options.quality <= high:
+            raise InvalidOptions(
+                f"Quality {_format_number(options.quality)} is invalid for "
+                f"{fmt.label}; use a value from {_format_number(low)} "
+                f"to {_format_number(high)}."
+            )
+    if options.bitrate_kbps is not None and options.quality is not None:
+        raise InvalidOptions(
+            "Set either a bitrate or a quality, not both."
+        )
+    if options.sample_rate is not None and not (
+        MIN_SAMPLE_RATE <= options.sample_rate <= MAX_SAMPLE_RATE
+    ):
+        raise InvalidOptions(
+            f"Sample rate {options.sample_rate} Hz is invalid; "
+            f"use a value from {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz."
+        )
+    if options.channels is not None and not 1 <= options.channels <= MAX_CHANNELS:
+        raise InvalidOptions(
+            f"Channel count {options.channels} is invalid; "
+            f"use a value from 1 to {MAX_CHANNELS}."
+        )
+
+
+def resolve_encoder(options: ConversionOptions, source: SourceAudio) -> EncoderSettings:
+    """Turn the user's options into settings the encoder accepts for this input."""
+    validate_options(options)
+    fmt = get_format(options.format)
+    adjustments: list[str] = []
+
+    bitrate, quality = _resolve_rate_control(fmt, options, adjustments)
+    sample_rate = _resolve_sample_rate(fmt, options.sample_rate, source, adjustments)
+    channels = _resolve_channels(fmt, options.channels, source, adjustments)
+    codec = _resolve_codec(fmt, source)
+
+    return EncoderSettings(
+        output_format=fmt,
+        codec=codec,
+        bitrate_kbps=bitrate,
+        quality=quality,
+        sample_rate=sample_rate,
+        channels=channels,
+        adjustments=tuple(adjustments),
+    )
+
+
+def _resolve_rate_control(
+    fmt: OutputFormat, options: ConversionOptions, adjustments: list[str]
+) -> tuple[int | None, float | None]:
+    if fmt.lossless:
+        return None, None
+    if options.quality is not None:
+        return None, options.quality
+    if options.bitrate_kbps is None:
+        if fmt.default_bitrate_kbps is None:
+            return None, DEFAULT_VORBIS_QUALITY
+        return fmt.default_bitrate_kbps, None
+
+    requested = options.bitrate_kbps
+    resolved = requested
+    if fmt.bitrate_steps is not None:
+        resolved = _nearest(requested, fmt.bitrate_steps)
+    elif fmt.bitrate_range is not None:
+        low, high = fmt.bitrate_range
+        resolved = min(max(requested, low), high)
+    if resolved != requested:
+        adjustments.append(
+            f"{fmt.label} cannot encode at {requested} kbit/s; "
+            f"used {resolved} kbit/s instead."
+        )
+    return resolved, None
+
+
+def _resolve_sample_rate(
+    fmt: OutputFormat,
+    requested: int | None,
+    source: SourceAudio,
+    adjustments: list[str],
+) -> int | None:
+    wanted = requested if requested is not None else source.sample_rate
+    if wanted is None or fmt.sample_rates is None:
+        return requested
+    if wanted in fmt.sample_rates:
+        return requested
+    if requested is not None:
+        resolved = _nearest(wanted, fmt.sample_rates, prefer_higher=True)
+    else:
+        # Never lose the source's bandwidth: take the next rate up if any.
+        higher = [rate for rate in fmt.sample_rates if rate >= wanted]
+        resolved = min(higher) if higher else max(fmt.sample_rates)
+    origin = "the requested" if requested is not None else "the source's"
+    adjustments.append(
+        f"{fmt.label} does not support {origin} sample rate of {wanted} Hz; "
+        f"used {resolved} Hz instead."
+    )
+    return resolved
+
+
+def _resolve_channels(
+    fmt: OutputFormat,
+    requested: int | None,
+    source: SourceAudio,
+    adjustments: list[str],
+) -> int | None:
+    wanted = requested if requested is not None else source.channels
+    if wanted is None or wanted <= fmt.max_channels:
+        return requested
+    origin = "the requested" if requested is not None else "the source's"
+    adjustments.append(
+        f"{fmt.label} holds at most {fmt.max_channels} channels; "
+        f"mixed {origin} {wanted} channels down to {fmt.max_channels}."
+    )
+    return fmt.max_channels
+
+
+def _resolve_codec(fmt: OutputFormat, source: SourceAudio) -> str:
+    """Keep a high-resolution source's bit depth in WAV (24-bit for float input)."""
+    bits = source.bits_per_sample
+    if fmt.name != "wav" or bits is None:
+        return fmt.codec
+    if source.is_float or 16 < bits <= 24:
+        return "pcm_s24le"
+    if bits > 24:
+        return "pcm_s32le"
+    return fmt.codec
+
+
+def _nearest(value: int, choices: Sequence[int], prefer_higher: bool = False) -> int:
+    """Return the choice closest to `value`; ties go up when `prefer_higher`."""
+
+    def distance(choice: int) -> tuple[int, int]:
+        tie_break = -choice if prefer_higher else choice
+        return abs(choice - value), tie_break
+
+    return min(choices, key=distance)
+
+
+def _format_number(value: float) -> str:
+    return f"{value:g}"

@@ -1,0 +1,1 @@
+"""Jobs: the job record, its state machine and the service that runs it."""

@@ -1,0 +1,144 @@
+"""The job record, its statuses and the stages the progress store reports."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class JobStatus(StrEnum):
+    """Status kept in the job store; the source of truth for downloads."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED}
+)
+
+# The only moves a conditional write accepts, keyed by the status it expects.
+ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.QUEUED: frozenset(
+        {JobStatus.RUNNING, JobStatus.CANCELLED, JobStatus.FAILED}
+    ),
+    JobStatus.RUNNING: frozenset(
+        {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED}
+    ),
+    JobStatus.COMPLETED: frozenset(),
+    JobStatus.FAILED: frozenset(),
+    JobStatus.CANCELLED: frozenset(),
+}
+
+
+class Stage(StrEnum):
+    """Stage kept in the progress store; drives the client's progress display."""
+
+    QUEUED = "queued"
+    CONVERTING = "converting"
+    FINALIZING = "finalizing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (Stage.COMPLETED, Stage.FAILED, Stage.CANCELLED)
+
+
+@dataclass(frozen=True)
+class ConversionOptions:
+    """What the user asked for; None means "keep the source's value"."""
+
+    format: str
+    bitrate_kbps: int | None = None
+    quality: float | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ConversionOptions:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class JobOutput:
+    """The verified output recorded by the commit to `completed`."""
+
+    key: str
+    size: int
+    sha256: str
+    filename: str
+    duration_seconds: float
+
+
+@dataclass(frozen=True)
+class Job:
+    """One conversion of one uploaded file."""
+
+    id: str
+    owner: str
+    status: JobStatus
+    input_key: str
+    input_filename: str
+    input_size: int
+    options: ConversionOptions
+    created_at: float
+    updated_at: float
+    adjustments: tuple[str, ...] = ()
+    error_code: str | None = None
+    error_message: str | None = None
+    output: JobOutput | None = None
+    input_duration_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A progress snapshot: percent done, stage, seconds left, speed vs real time."""
+
+    progress: float
+    stage: Stage
+    eta_seconds: float | None = None
+    speed: float | None = None
+    updated_at: float = field(default=0.0)
+
+
+def job_to_record(job: Job) -> dict[str, Any]:
+    """Return the job as plain JSON-ready data for a store."""
+    record = dataclasses.asdict(job)
+    record["status"] = job.status.value
+    record["adjustments"] = list(job.adjustments)
+    return record
+
+
+def job_from_record(record: dict[str, Any]) -> Job:
+    """Rebuild a job from `job_to_record` data."""
+    output = record.get("output")
+    return Job(
+        id=record["id"],
+        owner=record["owner"],
+        status=JobStatus(record["status"]),
+        input_key=record["input_key"],
+        input_filename=record["input_filename"],
+        input_size=int(record["input_size"]),
+        options=ConversionOptions.from_dict(record["options"]),
+        created_at=float(record["created_at"]),
+        updated_at=float(record["updated_at"]),
+        adjustments=tuple(record.get("adjustments") or ()),
+        error_code=record.get("error_code"),
+        error_message=record.get("error_message"),
+        output=JobOutput(**output) if output else None,
+        input_duration_seconds=record.get("input_duration_seconds"),
+    )

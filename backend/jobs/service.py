@@ -1,0 +1,346 @@
+"""Job service: create, run, cancel and read jobs across the three stores.
+
+The completion protocol lives in `_complete`: the verified output is stored,
+the job store commits `running -> completed` with the output's key, size and
+SHA-256, and only after that write succeeds does the progress store say
+`progress=100, stage=completed`. A client that saw that stage can therefore
+always download, because the download route reads the job store directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import BinaryIO
+
+from backend.conversion.converter import (
+    ENCODED_PERCENT,
+    ConversionResult,
+    ConversionUpdate,
+    Converter,
+)
+from backend.conversion.formats import validate_options
+from backend.errors import (
+    ConversionCancelled,
+    ConverterError,
+    JobFailed,
+    JobGone,
+    JobNotCompleted,
+    JobNotFound,
+    TransitionRejected,
+)
+from backend.jobs.model import (
+    ConversionOptions,
+    Job,
+    JobOutput,
+    JobStatus,
+    Progress,
+    Stage,
+)
+from backend.stores.base import BlobStore, JobChanges, JobStore, ProgressStore
+
+logger = logging.getLogger(__name__)
+
+HASH_CHUNK_SIZE = 1024 * 1024
+MAX_FILENAME_CHARS = 200
+
+_STAGE_FOR_STATUS = {
+    JobStatus.QUEUED: Stage.QUEUED,
+    JobStatus.RUNNING: Stage.CONVERTING,
+    JobStatus.COMPLETED: Stage.COMPLETED,
+    JobStatus.FAILED: Stage.FAILED,
+    JobStatus.CANCELLED: Stage.CANCELLED,
+}
+
+
+class JobService:
+    """Owns every job state change; routes and workers call only this."""
+
+    def __init__(
+        self,
+        jobs: JobStore,
+        progress: ProgressStore,
+        blobs: BlobStore,
+        converter: Converter,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.jobs = jobs
+        self.progress = progress
+        self.blobs = blobs
+        self._converter = converter
+        self._clock = clock
+        self._dispatch: Callable[[str], None] | None = None
+        self._cancel_events: dict[str, threading.Event] = {}
+        self._cancel_lock = threading.Lock()
+
+    def attach_dispatcher(self, dispatch: Callable[[str], None]) -> None:
+        """Set where new jobs are sent; called once at startup."""
+        self._dispatch = dispatch
+
+    # -- Requests from clients -------------------------------------------
+
+    def create_job(
+        self, owner: str, filename: str, source: BinaryIO, options: ConversionOptions
+    ) -> Job:
+        """Store the upload, record the job as queued and hand it to a worker."""
+        validate_options(options)
+        job_id = str(uuid.uuid4())
+        clean_name = sanitize_filename(filename)
+        input_key = f"inputs/{job_id}"
+        size = self.blobs.write_stream(input_key, source)
+        now = self._clock()
+        job = Job(
+            id=job_id,
+            owner=owner,
+            status=JobStatus.QUEUED,
+            input_key=input_key,
+            input_filename=clean_name,
+            input_size=size,
+            options=options,
+            created_at=now,
+            updated_at=now,
+        )
+        self.jobs.create(job)
+        self.progress.publish(job_id, Progress(0.0, Stage.QUEUED, updated_at=now))
+        logger.info("Job %s created for %s (%d bytes)", job_id, clean_name, size)
+        if self._dispatch is None:
+            raise RuntimeError("No dispatcher attached to the job service")
+        self._dispatch(job_id)
+        return job
+
+    def get_job(self, owner: str, job_id: str) -> Job:
+        """Return the job with a strongly consistent read, or raise JobNotFound."""
+        job = self.jobs.get(job_id, consistent=True)
+        if job is None or job.owner != owner:
+            raise JobNotFound(f"Job {job_id} was not found.")
+        return job
+
+    def get_progress(self, owner: str, job_id: str) -> Progress:
+        """Return the latest progress, falling back to the job's status."""
+        job = self.jobs.get(job_id, consistent=False)
+        if job is None:
+            # A lagging read may not show a job created moments ago yet.
+            job = self.jobs.get(job_id, consistent=True)
+        if job is None or job.owner != owner:
+            raise JobNotFound(f"Job {job_id} was not found.")
+        snapshot = self.progress.get(job_id)
+        if snapshot is not None:
+            return snapshot
+        percent = 100.0 if job.status is JobStatus.COMPLETED else 0.0
+        return Progress(
+            percent, _STAGE_FOR_STATUS[job.status], updated_at=job.updated_at
+        )
+
+    def get_completed_job(self, owner: str, job_id: str) -> Job:
+        """Return the job if its output can be downloaded now.
+
+        Reads the job store strongly consistently, never the progress store.
+        Raises JobNotCompleted (retry later), JobGone, JobFailed or JobNotFound.
+        """
+        job = self.get_job(owner, job_id)
+        if job.status is JobStatus.COMPLETED and job.output is not None:
+            return job
+        if job.status is JobStatus.CANCELLED:
+            raise JobGone(f"Job {job_id} ({job.input_filename}) was cancelled.")
+        if job.status is JobStatus.FAILED:
+            raise JobFailed(job.error_message or f"Job {job_id} failed.")
+        snapshot = self.progress.get(job_id)
+        stage = snapshot.stage if snapshot else _STAGE_FOR_STATUS[job.status]
+        raise JobNotCompleted(
+            f"Conversion of {job.input_filename} is not completed yet.",
+            status=job.status.value,
+            stage=stage.value,
+        )
+
+    def cancel_job(self, owner: str, job_id: str) -> Job:
+        """Cancel a queued or running job; a finished job is returned unchanged."""
+        job = self.get_job(owner, job_id)
+        for expected in (JobStatus.QUEUED, JobStatus.RUNNING):
+            if job.status is not expected:
+                continue
+            try:
+                job = self.jobs.transition(job_id, expected, JobStatus.CANCELLED)
+            except TransitionRejected:
+                job = self.get_job(owner, job_id)
+                continue
+            self._signal_cancel(job_id)
+            self.progress.publish(
+                job_id, Progress(0.0, Stage.CANCELLED, updated_at=self._clock())
+            )
+            self.blobs.delete(job.input_key)
+            logger.info("Job %s (%s) cancelled", job_id, job.input_filename)
+            break
+        return job
+
+    # -- Work done by workers --------------------------------------------
+
+    def run_job(self, job_id: str) -> None:
+        """Convert one queued job to the end; every path ends in a final status."""
+        # Registered first, so a cancel that lands during the transition is seen.
+        cancel = self._register_cancel(job_id)
+        try:
+            job = self.jobs.transition(job_id, JobStatus.QUEUED, JobStatus.RUNNING)
+        except TransitionRejected as error:
+            self._unregister_cancel(job_id)
+            logger.info("Job %s not started: %s", job_id, error.message)
+            return
+
+        logger.info("Job %s started: %s", job_id, job.input_filename)
+        self._publish(job_id, 0.0, Stage.CONVERTING)
+        try:
+            result = self._convert(job, cancel)
+        except ConversionCancelled:
+            logger.info("Job %s stopped after cancellation", job_id)
+        except ConverterError as error:
+            self._fail(job, error.code, error.message)
+        except Exception:
+            logger.exception("Job %s (%s) crashed", job_id, job.input_filename)
+            self._fail(
+                job,
+                "internal_error",
+                f"Conversion of {job.input_filename} failed because of an "
+                "internal error; see the server log.",
+            )
+        else:
+            self._complete(job, result)
+        finally:
+            self._unregister_cancel(job_id)
+
+    def fail_interrupted_jobs(self) -> int:
+        """Mark jobs left running by a previous server process as failed."""
+        count = 0
+        for job in self.jobs.list_by_status(JobStatus.RUNNING):
+            self._fail(
+                job,
+                "interrupted",
+                f"Conversion of {job.input_filename} was interrupted because "
+                "the server stopped; convert the file again.",
+            )
+            count += 1
+        return count
+
+    def queued_job_ids(self) -> list[str]:
+        """Return the ids of jobs waiting for a worker, oldest first."""
+        queued = self.jobs.list_by_status(JobStatus.QUEUED)
+        return [job.id for job in sorted(queued, key=lambda job: job.created_at)]
+
+    def _convert(self, job: Job, cancel: threading.Event) -> ConversionResult:
+        def on_update(update: ConversionUpdate) -> None:
+            self._publish(
+                job.id,
+                update.percent,
+                Stage.CONVERTING,
+                eta=update.eta_seconds,
+                speed=update.speed,
+            )
+
+        with self.blobs.local_path(job.input_key) as source:
+            return self._converter.convert(
+                source, job.input_filename, job.options,
+                on_update=on_update, cancel=cancel,
+            )  # fmt: skip
+
+    def _complete(self, job: Job, result: ConversionResult) -> None:
+        """Store the output, commit `completed`, then publish 100 %."""
+        self._publish(job.id, ENCODED_PERCENT, Stage.FINALIZING)
+        output_key = f"outputs/{job.id}.{result.extension}"
+        try:
+            sha256 = file_sha256(result.path)
+            size = self.blobs.put_file(output_key, result.path)
+        finally:
+            result.path.unlink(missing_ok=True)
+
+        output = JobOutput(
+            key=output_key,
+            size=size,
+            sha256=sha256,
+            filename=output_filename(job.input_filename, result.extension),
+            duration_seconds=result.output_duration_seconds,
+        )
+        changes = JobChanges(
+            output=output,
+            adjustments=result.adjustments,
+            input_duration_seconds=result.input_duration_seconds,
+        )
+        try:
+            self.jobs.transition(
+                job.id, JobStatus.RUNNING, JobStatus.COMPLETED, changes
+            )
+        except TransitionRejected as error:
+            logger.info("Job %s finished but not committed: %s", job.id, error.message)
+            self.blobs.delete(output_key)
+            return
+
+        # Published only after the commit above succeeded.
+        self._publish(job.id, 100.0, Stage.COMPLETED)
+        self.blobs.delete(job.input_key)
+        logger.info(
+            "Job %s completed: %s, %d bytes", job.id, output.filename, output.size
+        )
+
+    def _fail(self, job: Job, code: str, message: str) -> None:
+        changes = JobChanges(error_code=code, error_message=message)
+        try:
+            self.jobs.transition(job.id, job.status, JobStatus.FAILED, changes)
+        except TransitionRejected as error:
+            logger.info("Job %s not marked failed: %s", job.id, error.message)
+            return
+        self._publish(job.id, 0.0, Stage.FAILED)
+        self.blobs.delete(job.input_key)
+        logger.warning("Job %s failed (%s): %s", job.id, code, message)
+
+    def _publish(
+        self,
+        job_id: str,
+        percent: float,
+        stage: Stage,
+        *,
+        eta: float | None = None,
+        speed: float | None = None,
+    ) -> None:
+        snapshot = Progress(percent, stage, eta, speed, updated_at=self._clock())
+        self.progress.publish(job_id, snapshot)
+
+    def _register_cancel(self, job_id: str) -> threading.Event:
+        with self._cancel_lock:
+            event = self._cancel_events.setdefault(job_id, threading.Event())
+        return event
+
+    def _unregister_cancel(self, job_id: str) -> None:
+        with self._cancel_lock:
+            self._cancel_events.pop(job_id, None)
+
+    def _signal_cancel(self, job_id: str) -> None:
+        with self._cancel_lock:
+            event = self._cancel_events.get(job_id)
+        if event is not None:
+            event.set()
+
+
+def sanitize_filename(filename: str | None) -> str:
+    """Return the upload's base name without path parts or control characters."""
+    name = PureWindowsPath(PurePosixPath(filename or "").name).name
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    if name in ("", ".", ".."):
+        return "upload"
+    return name[:MAX_FILENAME_CHARS]
+
+
+def output_filename(input_filename: str, extension: str) -> str:
+    """Return the input's stem with the target extension."""
+    stem = Path(input_filename).stem or "converted"
+    return f"{stem}.{extension}"
+
+
+def file_sha256(path: Path) -> str:
+    """Return the hex SHA-256 of the file at `path`, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK_SIZE):
+            digest.update(chunk)
+    return digest.hexdigest()

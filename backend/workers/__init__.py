@@ -1,0 +1,1 @@
+"""Work dispatch: where queued jobs get converted."""
