@@ -1,0 +1,205 @@
+"""Start and stop the bundled backend as a child process on 127.0.0.1.
+
+The child binds a free port itself and prints it, so no other process can
+take the port in between. It gets a random token for this launch through
+its environment (never its command line, which other users can read). It
+stops when its standard input closes, which also happens when this process
+is killed; on Linux the kernel additionally sends it SIGTERM then.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+import httpx
+import platformdirs
+
+from desktop_app.client.errors import BackendStartError
+
+logger = logging.getLogger(__name__)
+
+STARTUP_TIMEOUT_SECONDS = 30.0
+STOP_TIMEOUT_SECONDS = 10.0
+LOOPBACK = "127.0.0.1"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("audio-converter", appauthor=False))
+
+
+def backend_command() -> list[str]:
+    """Return the command that starts the backend, inside a bundle or not."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "serve-backend"]
+    return [sys.executable, "-m", "backend"]
+
+
+class BundledBackend:
+    """A backend child process owned by this process.
+
+    Use as a context manager, or call `start` and `stop`.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path | None = None,
+        *,
+        workers: int | None = None,
+        extra_env: dict[str, str] | None = None,
+        startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
+    ) -> None:
+        self.data_dir = data_dir or default_data_dir()
+        self.token = secrets.token_urlsafe(32)
+        self.url: str | None = None
+        self._workers = workers
+        self._extra_env = extra_env or {}
+        self._startup_timeout = startup_timeout
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log_file: IO[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "backend.log"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> str:
+        """Start the child, wait until it is healthy, and return its base URL."""
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        command = [
+            *backend_command(),
+            "--host", LOOPBACK, "--port", "0",
+            "--data-dir", str(self.data_dir / "backend"),
+            "--exit-with-stdin",
+        ]  # fmt: skip
+        if self._workers is not None:
+            command += ["--workers", str(self._workers)]
+        env = {**os.environ, **self._extra_env, "AUDIO_CONVERTER_TOKEN": self.token}
+        self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        logger.info("Starting bundled backend: %s", " ".join(command))
+        self._process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log_file,
+            env=env,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+        )
+        try:
+            port = self._wait_for_port()
+            self.url = f"http://{LOOPBACK}:{port}"
+            self._wait_for_health()
+        except BaseException:
+            self.stop()
+            raise
+        logger.info("Bundled backend ready at %s (pid %d)", self.url, self._process.pid)
+        return self.url
+
+    def stop(self) -> None:
+        """Stop the child: close its stdin, then terminate, then kill."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            logger.info("Stopping bundled backend (pid %d)", process.pid)
+            try:
+                if process.stdin is not None:
+                    process.stdin.close()
+                process.wait(timeout=STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                logger.warning("Backend did not stop in time; terminating it")
+                process.terminate()
+                try:
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        if process is not None and process.stdout is not None:
+            process.stdout.close()
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def _wait_for_port(self) -> int:
+        assert self._process is not None and self._process.stdout is not None
+        lines: queue.Queue[bytes] = queue.Queue()
+        stdout = self._process.stdout
+
+        def read_lines() -> None:
+            for line in stdout:
+                lines.put(line)
+            lines.put(b"")
+
+        threading.Thread(target=read_lines, name="backend-stdout", daemon=True).start()
+        deadline = time.monotonic() + self._startup_timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BackendStartError(
+                    f"The converter backend did not start within "
+                    f"{self._startup_timeout:.0f} s; see {self.log_path}."
+                )
+            try:
+                line = lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if not line:
+                raise BackendStartError(
+                    "The converter backend exited while starting; "
+                    f"see {self.log_path}."
+                )
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict) and event.get("event") == "ready":
+                return int(event["port"])
+
+    def _wait_for_health(self) -> None:
+        assert self.url is not None
+        deadline = time.monotonic() + self._startup_timeout
+        with httpx.Client(base_url=self.url, timeout=2.0) as http:
+            while time.monotonic() < deadline:
+                try:
+                    if http.get("/api/v1/health").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.05)
+        raise BackendStartError(
+            f"The converter backend at {self.url} did not answer its health "
+            f"check; see {self.log_path}."
+        )
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to send SIGTERM to this child when its parent dies."""
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)

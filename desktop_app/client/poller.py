@@ -1,0 +1,114 @@
+"""Turn progress answers into job state changes, for the window and the CLI."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from desktop_app.client.api import ApiClient
+from desktop_app.client.errors import ApiError, ClientError
+from desktop_app.client.models import JobInfo, ProgressInfo
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobState:
+    """What the client knows about one job."""
+
+    job_id: str
+    filename: str
+    progress: float = 0.0
+    stage: str = "queued"
+    eta_seconds: float | None = None
+    speed: float | None = None
+    job: JobInfo | None = None
+    error_message: str | None = None
+    connection_problem: str | None = None
+
+    @property
+    def is_downloadable(self) -> bool:
+        """True only at `progress >= 100 and stage == "completed"`."""
+        return ProgressInfo(self.progress, self.stage).is_downloadable
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.stage in ("completed", "failed", "cancelled")
+
+
+class Poller:
+    """Polls the progress of active jobs and reports the ones that changed.
+
+    Not thread-safe: call `poll` from one thread at a time.
+    """
+
+    def __init__(self, api: ApiClient) -> None:
+        self._api = api
+        self._states: dict[str, JobState] = {}
+
+    def track(self, job: JobInfo) -> JobState:
+        """Start following a job just created."""
+        state = JobState(job_id=job.id, filename=job.filename, job=job)
+        self._states[job.id] = state
+        return state
+
+    def forget(self, job_id: str) -> None:
+        self._states.pop(job_id, None)
+
+    def state(self, job_id: str) -> JobState:
+        return self._states[job_id]
+
+    @property
+    def active_ids(self) -> list[str]:
+        return [id_ for id_, state in self._states.items() if not state.is_terminal]
+
+    def poll(self, job_ids: Iterable[str] | None = None) -> list[JobState]:
+        """Poll each active job once; return the states that changed."""
+        changed = []
+        for job_id in list(job_ids if job_ids is not None else self.active_ids):
+            old = self._states.get(job_id)
+            if old is None or old.is_terminal:
+                continue
+            new = self._poll_one(old)
+            if new != old:
+                self._states[job_id] = new
+                changed.append(new)
+        return changed
+
+    def _poll_one(self, state: JobState) -> JobState:
+        try:
+            progress = self._api.get_progress(state.job_id)
+            # A terminal stage is applied only with the job record beside it,
+            # so a completed state always carries the output's size and hash.
+            job = self._api.get_job(state.job_id) if progress.is_terminal else state.job
+            state = replace(
+                state,
+                progress=progress.progress,
+                stage=progress.stage,
+                eta_seconds=progress.eta_seconds,
+                speed=progress.speed,
+                job=job,
+                error_message=_failure_text(job) if progress.is_terminal else None,
+                connection_problem=None,
+            )
+        except ApiError as error:
+            if error.status_code in (404, 410):
+                logger.warning("Job %s (%s) vanished: %s", state.job_id,
+                               state.filename, error.message)  # fmt: skip
+                return replace(state, stage="failed", error_message=error.message)
+            return replace(state, connection_problem=error.message)
+        except ClientError as error:
+            logger.info("Polling job %s failed: %s", state.job_id, error)
+            return replace(state, connection_problem=str(error))
+        return state
+
+
+def _failure_text(job: JobInfo | None) -> str | None:
+    if job is None:
+        return None
+    if job.status == "failed":
+        return job.error_message or f"Conversion of {job.filename} failed."
+    if job.status == "cancelled":
+        return "Cancelled."
+    return None

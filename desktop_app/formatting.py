@@ -1,0 +1,43 @@
+"""Plain-text descriptions of job states, shared by the window and the CLI."""
+
+from __future__ import annotations
+
+from desktop_app.client.poller import JobState
+
+STAGE_LABELS = {
+    "uploading": "Uploading",
+    "queued": "Waiting",
+    "converting": "Converting",
+    "finalizing": "Checking output",
+    "completed": "Done",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+}
+
+
+def format_duration(seconds: float) -> str:
+    """Return a short duration such as `45 s`, `3 min 05 s` or `1 h 02 min`."""
+    total = max(round(seconds), 0)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+def describe_state(state: JobState) -> str:
+    """Return the stage with speed and time left, or the failure reason."""
+    if state.stage == "failed" and state.error_message:
+        return state.error_message
+    label = STAGE_LABELS.get(state.stage, state.stage.capitalize())
+    details = []
+    if state.stage == "converting":
+        if state.speed:
+            details.append(f"{state.speed:.1f}\u00d7")
+        if state.eta_seconds is not None:
+            details.append(f"{format_duration(state.eta_seconds)} left")
+    if state.connection_problem:
+        details.append("connection lost, retrying")
+    return " \u00b7 ".join([label, *details])
