@@ -1,4 +1,4 @@
-"""Command line of the backend server (`audio-converter-server`, `python -m backend`)."""
+"""Command line of the backend server: `audio-converter-server`, `python -m backend`."""
 
 from __future__ import annotations
 

@@ -90,6 +90,16 @@ class BundledBackend:
 
     def start(self) -> str:
         """Start the child, wait until it is healthy, and return its base URL."""
+        self.spawn()
+        return self.wait_until_ready()
+
+    def spawn(self) -> None:
+        """Start the child process without waiting for it.
+
+        Call this on the thread that lives as long as the app (the GUI
+        thread): Linux sends the parent-death signal when the spawning
+        thread ends, not the process.
+        """
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         command = [
             *backend_command(),
@@ -108,8 +118,15 @@ class BundledBackend:
             stdout=subprocess.PIPE,
             stderr=self._log_file,
             env=env,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
+
+    def wait_until_ready(self) -> str:
+        """Wait for the child's port and health check; return its base URL.
+
+        Safe to call from a worker thread. Stops the child and raises
+        BackendStartError when it does not come up in time.
+        """
         try:
             port = self._wait_for_port()
             self.url = f"http://{LOOPBACK}:{port}"
@@ -117,7 +134,7 @@ class BundledBackend:
         except BaseException:
             self.stop()
             raise
-        logger.info("Bundled backend ready at %s (pid %d)", self.url, self._process.pid)
+        logger.info("Bundled backend ready at %s (pid %s)", self.url, self.pid)
         return self.url
 
     def stop(self) -> None:
@@ -144,7 +161,8 @@ class BundledBackend:
             self._log_file = None
 
     def _wait_for_port(self) -> int:
-        assert self._process is not None and self._process.stdout is not None
+        if self._process is None or self._process.stdout is None:
+            raise BackendStartError("The converter backend was not started.")
         lines: queue.Queue[bytes] = queue.Queue()
         stdout = self._process.stdout
 
@@ -168,8 +186,7 @@ class BundledBackend:
                 continue
             if not line:
                 raise BackendStartError(
-                    "The converter backend exited while starting; "
-                    f"see {self.log_path}."
+                    f"The converter backend exited while starting; see {self.log_path}."
                 )
             try:
                 event = json.loads(line)

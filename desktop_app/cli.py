@@ -64,7 +64,9 @@ def add_convert_parser(subparsers: argparse._SubParsersAction) -> None:  # type:
     parser.add_argument(
         "--quality", type=float, help="VBR quality (MP3 0-9, Vorbis -1-10)"
     )
-    parser.add_argument("--sample-rate", type=int, metavar="HZ", help="sample rate in Hz")
+    parser.add_argument(
+        "--sample-rate", type=int, metavar="HZ", help="sample rate in Hz"
+    )
     parser.add_argument("--channels", type=int, help="channel count (1 = mono)")
     parser.add_argument(
         "--out", type=Path, metavar="DIR",
@@ -123,7 +125,10 @@ def _connect(args: argparse.Namespace, console: Console) -> Iterator[ApiClient]:
             api.health()
             yield api
         return
-    with console.status("Starting the converter backend..."), BundledBackend() as backend:
+    with (
+        console.status("Starting the converter backend..."),
+        BundledBackend() as backend,
+    ):
         assert backend.url is not None
         with ApiClient(backend.url, backend.token) as api:
             yield api
@@ -164,7 +169,9 @@ class _Batch:
         ):
             try:
                 for outcome in outcomes:
-                    task = bars.add_task(outcome.source.name, total=100, status="uploading")
+                    task = bars.add_task(
+                        outcome.source.name, total=100, status="uploading"
+                    )
                     try:
                         job = self._api.create_job(outcome.source, self._options)
                     except ClientError as error:
@@ -175,10 +182,14 @@ class _Batch:
                     by_job[job.id] = (outcome, task)
                     bars.update(task, status="queued")
 
-                while self._poller.active_ids or any(not f.done() for f in downloads.values()):
+                while self._poller.active_ids or any(
+                    not f.done() for f in downloads.values()
+                ):
                     for state in self._poller.poll():
                         outcome, task = by_job[state.job_id]
-                        bars.update(task, completed=state.progress, status=describe_state(state))
+                        bars.update(
+                            task, completed=state.progress, status=describe_state(state)
+                        )
                         if state.is_downloadable and state.job_id not in downloads:
                             downloads[state.job_id] = pool.submit(
                                 self._download, state, outcome

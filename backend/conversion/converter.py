@@ -140,9 +140,7 @@ class Converter:
                     code="unreadable_input",
                 )
             what = "a video file with no audio track" if info.has_video else "no audio"
-            raise InvalidInput(
-                f"{filename} contains {what}.", code="no_audio_stream"
-            )
+            raise InvalidInput(f"{filename} contains {what}.", code="no_audio_stream")
         return info
 
     def _encode(
@@ -180,8 +178,7 @@ class Converter:
                 "Output of %s does not decode: %s", filename, run.stderr_tail
             )
             raise ConversionFailed(
-                f"The converted {filename} does not decode; the output was "
-                "discarded.",
+                f"The converted {filename} does not decode; the output was discarded.",
                 code="output_invalid",
             )
         if not self._tolerance.allows(expected_seconds, actual):
@@ -227,9 +224,7 @@ def _raise_for_run(run: FfmpegRun, filename: str) -> None:
     if run.cancelled:
         raise ConversionCancelled(f"Conversion of {filename} was cancelled.")
     if run.timed_out:
-        raise ConversionFailed(
-            f"Conversion of {filename} timed out.", code="timed_out"
-        )
+        raise ConversionFailed(f"Conversion of {filename} timed out.", code="timed_out")
     if run.returncode != 0:
         logger.warning(
             "FFmpeg exited with %d on %s: %s", run.returncode, filename,
@@ -248,4 +243,3 @@ def _last_meaningful_line(stderr: str) -> str:
         return "it exited without an error message."
     line = lines[-1]
     return line if line.endswith(".") else f"{line}."
-

@@ -170,7 +170,7 @@ class EncoderSettings:
 
 
 def get_format(name: str) -> OutputFormat:
-    """Return the format called `name`, or raise InvalidOptions listing the valid ones."""
+    """Return the format called `name`; raise InvalidOptions listing valid ones."""
     try:
         return FORMATS[name.lower()]
     except KeyError:
@@ -211,9 +211,7 @@ def validate_options(options: ConversionOptions) -> None:
                 f"to {_format_number(high)}."
             )
     if options.bitrate_kbps is not None and options.quality is not None:
-        raise InvalidOptions(
-            "Set either a bitrate or a quality, not both."
-        )
+        raise InvalidOptions("Set either a bitrate or a quality, not both.")
     if options.sample_rate is not None and not (
         MIN_SAMPLE_RATE <= options.sample_rate <= MAX_SAMPLE_RATE
     ):

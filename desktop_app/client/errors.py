@@ -1,11 +1,11 @@
 """Errors the client core raises.
 
-    ClientError
-    ├── ApiError              the server answered with an error body
-    │   └── TransientApiError 409 not_completed, 429, 502, 503, 504
-    ├── ServerUnreachable     connection failed, timed out or dropped
-    ├── IntegrityError        a download's size or SHA-256 does not match
-    └── BackendStartError     the bundled backend did not start
+ClientError
+├── ApiError              the server answered with an error body
+│   └── TransientApiError 409 not_completed, 429, 502, 503, 504
+├── ServerUnreachable     connection failed, timed out or dropped
+├── IntegrityError        a download's size or SHA-256 does not match
+└── BackendStartError     the bundled backend did not start
 """
 
 from __future__ import annotations

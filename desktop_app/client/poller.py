@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -40,39 +41,50 @@ class JobState:
 class Poller:
     """Polls the progress of active jobs and reports the ones that changed.
 
-    Not thread-safe: call `poll` from one thread at a time.
+    Thread-safe: a worker thread may poll while another thread tracks jobs,
+    but only one thread should call `poll` at a time.
     """
 
     def __init__(self, api: ApiClient) -> None:
         self._api = api
         self._states: dict[str, JobState] = {}
+        self._lock = threading.Lock()
 
     def track(self, job: JobInfo) -> JobState:
         """Start following a job just created."""
         state = JobState(job_id=job.id, filename=job.filename, job=job)
-        self._states[job.id] = state
+        with self._lock:
+            self._states[job.id] = state
         return state
 
     def forget(self, job_id: str) -> None:
-        self._states.pop(job_id, None)
+        with self._lock:
+            self._states.pop(job_id, None)
 
     def state(self, job_id: str) -> JobState:
-        return self._states[job_id]
+        with self._lock:
+            return self._states[job_id]
 
     @property
     def active_ids(self) -> list[str]:
-        return [id_ for id_, state in self._states.items() if not state.is_terminal]
+        with self._lock:
+            states = list(self._states.items())
+        return [job_id for job_id, state in states if not state.is_terminal]
 
     def poll(self, job_ids: Iterable[str] | None = None) -> list[JobState]:
         """Poll each active job once; return the states that changed."""
         changed = []
         for job_id in list(job_ids if job_ids is not None else self.active_ids):
-            old = self._states.get(job_id)
+            with self._lock:
+                old = self._states.get(job_id)
             if old is None or old.is_terminal:
                 continue
             new = self._poll_one(old)
-            if new != old:
+            with self._lock:
+                if job_id not in self._states:
+                    continue
                 self._states[job_id] = new
+            if new != old:
                 changed.append(new)
         return changed
 

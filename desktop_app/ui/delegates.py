@@ -1,0 +1,88 @@
+"""Painting of the progress column and the per-row action buttons."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionProgressBar,
+    QStyleOptionViewItem,
+    QWidget,
+)
+
+from desktop_app.ui.job_model import ProgressRole
+
+
+class ProgressBarDelegate(QStyledItemDelegate):
+    """Draws the row's percentage as a native progress bar."""
+
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        percent = index.data(ProgressRole)
+        if percent is None:
+            super().paint(painter, option, index)
+            return
+        bar = QStyleOptionProgressBar()
+        bar.rect = option.rect.adjusted(4, 5, -4, -5)
+        bar.minimum = 0
+        bar.maximum = 100
+        bar.progress = int(percent)
+        bar.text = f"{percent:.0f} %"
+        bar.textVisible = True
+        bar.textAlignment = Qt.AlignmentFlag.AlignCenter
+        bar.state = option.state
+        style = option.widget.style() if option.widget else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
+
+
+class RowActions(QWidget):
+    """Save and Cancel buttons for one row.
+
+    Signals:
+        save_requested(int): the row key whose output should be saved.
+        cancel_requested(int): the row key whose job should be cancelled.
+    """
+
+    save_requested = Signal(int)
+    cancel_requested = Signal(int)
+
+    def __init__(self, key: int, file_name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._key = key
+        self._save_button = QPushButton("Save", self)
+        self._save_button.setAccessibleName(f"Save {file_name}")
+        self._save_button.setToolTip("Save the converted file to the output folder")
+        self._cancel_button = QPushButton("Cancel", self)
+        self._cancel_button.setAccessibleName(f"Cancel {file_name}")
+        self._cancel_button.setToolTip("Stop converting this file")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 1, 4, 1)
+        layout.setSpacing(4)
+        layout.addWidget(self._save_button)
+        layout.addWidget(self._cancel_button)
+        self._save_button.clicked.connect(lambda: self.save_requested.emit(self._key))
+        self._cancel_button.clicked.connect(
+            lambda: self.cancel_requested.emit(self._key)
+        )
+        self.set_enabled(can_save=False, can_cancel=False)
+
+    @property
+    def save_button(self) -> QPushButton:
+        return self._save_button
+
+    @property
+    def cancel_button(self) -> QPushButton:
+        return self._cancel_button
+
+    def set_enabled(self, *, can_save: bool, can_cancel: bool) -> None:
+        self._save_button.setEnabled(can_save)
+        self._cancel_button.setEnabled(can_cancel)
