@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -19,6 +19,7 @@ from backend.conversion.ffmpeg import resolve_ffmpeg
 from backend.errors import ConverterError, JobNotCompleted
 from backend.jobs.service import JobService
 from backend.settings import Settings
+from backend.stores.base import JobStore
 from backend.stores.local_blobs import LocalBlobStore
 from backend.stores.memory_progress import MemoryProgressStore
 from backend.stores.sqlite_jobs import SqliteJobStore
@@ -48,8 +49,17 @@ class Backend:
         self.service.jobs.close()
 
 
-def build_backend(settings: Settings) -> Backend:
-    """Build the embedded stores, the converter and the worker pool."""
+def build_backend(
+    settings: Settings,
+    *,
+    wrap_job_store: Callable[[JobStore], JobStore] | None = None,
+    service_class: type[JobService] = JobService,
+) -> Backend:
+    """Build the embedded stores, the converter and the worker pool.
+
+    `wrap_job_store` and `service_class` let tests put fault injectors
+    around the real parts.
+    """
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     converter = Converter(
@@ -60,8 +70,11 @@ def build_backend(settings: Settings) -> Backend:
             seconds=settings.verify_tolerance_seconds,
         ),
     )
-    service = JobService(
-        jobs=SqliteJobStore(data_dir / "jobs.sqlite3"),
+    jobs: JobStore = SqliteJobStore(data_dir / "jobs.sqlite3")
+    if wrap_job_store is not None:
+        jobs = wrap_job_store(jobs)
+    service = service_class(
+        jobs=jobs,
         progress=MemoryProgressStore(),
         blobs=LocalBlobStore(data_dir / "blobs"),
         converter=converter,

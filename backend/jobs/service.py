@@ -247,6 +247,14 @@ class JobService:
 
     def _complete(self, job: Job, result: ConversionResult) -> None:
         """Store the output, commit `completed`, then publish 100 %."""
+        output = self._store_output(job, result)
+        if self._commit_completed(job, output, result):
+            # Published only after the commit above succeeded.
+            self._publish(job.id, 100.0, Stage.COMPLETED)
+            self._finish_completed(job, output)
+
+    def _store_output(self, job: Job, result: ConversionResult) -> JobOutput:
+        """Move the verified file into the blob store and describe it."""
         self._publish(job.id, ENCODED_PERCENT, Stage.FINALIZING)
         output_key = f"outputs/{job.id}.{result.extension}"
         try:
@@ -254,14 +262,18 @@ class JobService:
             size = self.blobs.put_file(output_key, result.path)
         finally:
             result.path.unlink(missing_ok=True)
-
-        output = JobOutput(
+        return JobOutput(
             key=output_key,
             size=size,
             sha256=sha256,
             filename=output_filename(job.input_filename, result.extension),
             duration_seconds=result.output_duration_seconds,
         )
+
+    def _commit_completed(
+        self, job: Job, output: JobOutput, result: ConversionResult
+    ) -> bool:
+        """Move the job `running -> completed`; False if it was cancelled meanwhile."""
         changes = JobChanges(
             output=output,
             adjustments=result.adjustments,
@@ -273,11 +285,11 @@ class JobService:
             )
         except TransitionRejected as error:
             logger.info("Job %s finished but not committed: %s", job.id, error.message)
-            self.blobs.delete(output_key)
-            return
+            self.blobs.delete(output.key)
+            return False
+        return True
 
-        # Published only after the commit above succeeded.
-        self._publish(job.id, 100.0, Stage.COMPLETED)
+    def _finish_completed(self, job: Job, output: JobOutput) -> None:
         self.blobs.delete(job.input_key)
         logger.info(
             "Job %s completed: %s, %d bytes", job.id, output.filename, output.size

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from backend.errors import TransitionRejected
+from backend.jobs.model import ConversionOptions, Job, JobOutput, JobStatus
+from backend.stores.base import JobChanges
+from backend.stores.sqlite_jobs import SqliteJobStore
+
+
+def _job(job_id: str = "job-1") -> Job:
+    return Job(
+        id=job_id,
+        owner="owner",
+        status=JobStatus.QUEUED,
+        input_key=f"inputs/{job_id}",
+        input_filename="Ünïcode song.flac",
+        input_size=123,
+        options=ConversionOptions(format="mp3", bitrate_kbps=192),
+        created_at=1.0,
+        updated_at=1.0,
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteJobStore:
+    return SqliteJobStore(tmp_path / "jobs.sqlite3")
+
+
+def test_created_job_reads_back(store: SqliteJobStore) -> None:
+    store.create(_job())
+    assert store.get("job-1") == _job()
+
+
+def test_missing_job_is_none(store: SqliteJobStore) -> None:
+    assert store.get("nope") is None
+
+
+def test_transition_records_output(store: SqliteJobStore) -> None:
+    store.create(_job())
+    store.transition("job-1", JobStatus.QUEUED, JobStatus.RUNNING)
+    output = JobOutput("outputs/job-1.mp3", 10, "ab" * 32, "song.mp3", 1.5)
+    done = store.transition(
+        "job-1", JobStatus.RUNNING, JobStatus.COMPLETED, JobChanges(output=output)
+    )
+    assert done.status is JobStatus.COMPLETED
+    stored = store.get("job-1")
+    assert stored is not None
+    assert stored.output == output
+
+
+def test_late_event_cannot_reopen_job(store: SqliteJobStore) -> None:
+    store.create(_job())
+    store.transition("job-1", JobStatus.QUEUED, JobStatus.CANCELLED)
+    with pytest.raises(TransitionRejected) as caught:
+        store.transition("job-1", JobStatus.QUEUED, JobStatus.RUNNING)
+    assert caught.value.actual == "cancelled"
+    stored = store.get("job-1")
+    assert stored is not None
+    assert stored.status is JobStatus.CANCELLED
+
+
+def test_duplicate_completion_is_rejected(store: SqliteJobStore) -> None:
+    store.create(_job())
+    store.transition("job-1", JobStatus.QUEUED, JobStatus.RUNNING)
+    store.transition("job-1", JobStatus.RUNNING, JobStatus.FAILED)
+    with pytest.raises(TransitionRejected):
+        store.transition("job-1", JobStatus.RUNNING, JobStatus.COMPLETED)
+
+
+def test_missing_job_transition_is_rejected(store: SqliteJobStore) -> None:
+    with pytest.raises(TransitionRejected) as caught:
+        store.transition("ghost", JobStatus.QUEUED, JobStatus.RUNNING)
+    assert caught.value.actual is None
+
+
+def test_undefined_transition_is_a_bug(store: SqliteJobStore) -> None:
+    store.create(_job())
+    with pytest.raises(ValueError, match="not a transition"):
+        store.transition("job-1", JobStatus.QUEUED, JobStatus.COMPLETED)
+
+
+def test_concurrent_transitions_have_one_winner(store: SqliteJobStore) -> None:
+    store.create(_job())
+    winners: list[JobStatus] = []
+    barrier = threading.Barrier(8)
+
+    def attempt(target: JobStatus) -> None:
+        barrier.wait()
+        try:
+            store.transition("job-1", JobStatus.QUEUED, target)
+        except TransitionRejected:
+            return
+        winners.append(target)
+
+    targets = [JobStatus.RUNNING, JobStatus.CANCELLED] * 4
+    threads = [threading.Thread(target=attempt, args=(t,)) for t in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert len(winners) == 1
+
+
+def test_list_by_status(store: SqliteJobStore) -> None:
+    store.create(_job("a"))
+    store.create(_job("b"))
+    store.transition("b", JobStatus.QUEUED, JobStatus.RUNNING)
+    assert [job.id for job in store.list_by_status(JobStatus.RUNNING)] == ["b"]
+
+
+def test_database_file_is_private(tmp_path: Path) -> None:
+    SqliteJobStore(tmp_path / "private.sqlite3")
+    assert (tmp_path / "private.sqlite3").stat().st_mode & 0o077 == 0

@@ -1,0 +1,1 @@
+"""Fixtures, fault injectors and audio factories shared by the tests."""
