@@ -38,6 +38,8 @@ DEFAULT_POLL_SECONDS = 0.25
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+# Jobs are given up once no progress request has reached the server this long.
+CONNECTION_LOSS_SECONDS = 60.0
 
 
 @dataclass
@@ -73,7 +75,7 @@ def add_convert_parser(subparsers: argparse._SubParsersAction) -> None:  # type:
         help="folder for the outputs (default: beside each input)",
     )  # fmt: skip
     parser.add_argument(
-        "--server", metavar="URL",
+        "--server", metavar="URL", default=argparse.SUPPRESS,
         help="use this backend instead of starting the bundled one",
     )  # fmt: skip
     parser.add_argument(
@@ -98,6 +100,15 @@ def run_convert(args: argparse.Namespace) -> int:
         channels=args.channels,
     )
     console = Console(stderr=True)
+    if args.out is not None:
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            print(
+                f"Error: cannot use {args.out} as the output folder: {error}",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
     outcomes = {path: FileOutcome(path) for path in args.files}
     for path, outcome in outcomes.items():
         if not path.is_file():
@@ -109,10 +120,10 @@ def run_convert(args: argparse.Namespace) -> int:
                 [o for o in outcomes.values() if o.error is None]
             )
     except ClientError as error:
-        console.print(f"[red]Error:[/red] {error}")
+        print(f"Error: {error}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        console.print("Interrupted; unfinished jobs were cancelled.")
+        print("Interrupted; unfinished jobs were cancelled.", file=sys.stderr)
         return EXIT_INTERRUPTED
 
     return _report(outcomes.values())
@@ -120,8 +131,9 @@ def run_convert(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _connect(args: argparse.Namespace, console: Console) -> Iterator[ApiClient]:
-    if args.server:
-        with ApiClient(args.server, args.token) as api:
+    server = getattr(args, "server", None)
+    if server:
+        with ApiClient(server, args.token) as api:
             api.health()
             yield api
         return
@@ -153,6 +165,8 @@ class _Batch:
         self._poller = Poller(api)
         self._downloader = Downloader(api)
         self._cancel = threading.Event()
+        self._jobs: dict[str, tuple[FileOutcome, TaskID]] = {}
+        self._downloads: dict[str, Future[Path]] = {}
 
     def run(self, outcomes: list[FileOutcome]) -> None:
         columns = (
@@ -161,55 +175,88 @@ class _Batch:
             TaskProgressColumn(),
             TextColumn("{task.fields[status]}", markup=False),
         )
-        by_job: dict[str, tuple[FileOutcome, TaskID]] = {}
-        downloads: dict[str, Future[Path]] = {}
         with (
             Progress(*columns, console=self._console) as bars,
             ThreadPoolExecutor(max_workers=2) as pool,
         ):
             try:
-                for outcome in outcomes:
-                    task = bars.add_task(
-                        outcome.source.name, total=100, status="uploading"
-                    )
-                    try:
-                        job = self._api.create_job(outcome.source, self._options)
-                    except ClientError as error:
-                        outcome.error = f"{outcome.source.name}: {error}"
-                        bars.update(task, status="failed")
-                        continue
-                    self._poller.track(job)
-                    by_job[job.id] = (outcome, task)
-                    bars.update(task, status="queued")
-
-                while self._poller.active_ids or any(
-                    not f.done() for f in downloads.values()
-                ):
-                    for state in self._poller.poll():
-                        outcome, task = by_job[state.job_id]
-                        bars.update(
-                            task, completed=state.progress, status=describe_state(state)
-                        )
-                        if state.is_downloadable and state.job_id not in downloads:
-                            downloads[state.job_id] = pool.submit(
-                                self._download, state, outcome
-                            )
-                        elif state.is_terminal and state.error_message:
-                            outcome.error = state.error_message
-                    time.sleep(self._poll_seconds)
+                self._upload_all(outcomes, bars)
+                self._follow(bars, pool)
             except KeyboardInterrupt:
                 self._cancel.set()
                 for job_id in self._poller.active_ids:
                     with contextlib.suppress(ClientError):
                         self._api.cancel_job(job_id)
                 raise
+        self._collect_downloads()
 
-        for job_id, future in downloads.items():
-            outcome, _ = by_job[job_id]
+    def _upload_all(self, outcomes: list[FileOutcome], bars: Progress) -> None:
+        for outcome in outcomes:
+            task = bars.add_task(outcome.source.name, total=100, status="uploading")
+            try:
+                job = self._api.create_job(outcome.source, self._options)
+            except ClientError as error:
+                outcome.error = f"{outcome.source.name}: {error}"
+                bars.update(task, status="failed")
+                continue
+            except OSError as error:
+                outcome.error = f"Could not read {outcome.source}: {error.strerror}."
+                bars.update(task, status="failed")
+                continue
+            self._poller.track(job)
+            self._jobs[job.id] = (outcome, task)
+            bars.update(task, status="queued")
+
+    def _follow(self, bars: Progress, pool: ThreadPoolExecutor) -> None:
+        """Poll until every job ended and every download finished."""
+        lost_since: float | None = None
+        while self._poller.active_ids or any(
+            not future.done() for future in self._downloads.values()
+        ):
+            for state in self._poller.poll():
+                outcome, task = self._jobs[state.job_id]
+                bars.update(
+                    task, completed=state.progress, status=describe_state(state)
+                )
+                if state.is_downloadable and state.job_id not in self._downloads:
+                    self._downloads[state.job_id] = pool.submit(
+                        self._download, state, outcome
+                    )
+                elif state.is_terminal and state.error_message:
+                    outcome.error = state.error_message
+            lost_since = self._check_connection(lost_since)
+            time.sleep(self._poll_seconds)
+
+    def _check_connection(self, lost_since: float | None) -> float | None:
+        """Give up on jobs once no poll has reached the server for a while."""
+        active = [self._poller.state(job_id) for job_id in self._poller.active_ids]
+        if not active or not all(state.connection_problem for state in active):
+            return None
+        now = time.monotonic()
+        if lost_since is None:
+            return now
+        if now - lost_since < CONNECTION_LOSS_SECONDS:
+            return lost_since
+        for state in active:
+            outcome, _ = self._jobs[state.job_id]
+            outcome.error = (
+                f"Lost the connection to the server while converting "
+                f"{outcome.source}: {state.connection_problem}"
+            )
+            self._poller.forget(state.job_id)
+        return None
+
+    def _collect_downloads(self) -> None:
+        for job_id, future in self._downloads.items():
+            outcome, _ = self._jobs[job_id]
             try:
                 outcome.output = future.result()
             except ClientError as error:
                 outcome.error = str(error)
+            except OSError as error:
+                outcome.error = (
+                    f"Could not save the output of {outcome.source}: {error}"
+                )
 
     def _download(self, state: JobState, outcome: FileOutcome) -> Path:
         assert state.job is not None

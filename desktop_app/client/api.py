@@ -129,7 +129,14 @@ class ApiClient:
             raise _unreachable(error, self.base_url) from error
         if response.status_code >= 400:
             raise error_from_response(response)
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:
+            raise ApiError(
+                response.status_code,
+                "invalid_response",
+                f"The server at {self.base_url} sent a response that is not JSON.",
+            ) from None
 
 
 def error_from_response(response: httpx.Response) -> ApiError:
@@ -158,7 +165,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)

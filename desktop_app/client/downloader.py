@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -28,6 +29,7 @@ from tenacity import (
 
 from desktop_app.client.api import ApiClient
 from desktop_app.client.errors import (
+    ApiError,
     ClientError,
     IntegrityError,
     ServerUnreachable,
@@ -180,42 +182,65 @@ class _Transfer:
         if have and self._etag and have < output.size:
             headers = {"Range": f"bytes={have}-", "If-Range": self._etag}
 
-        with self._api.stream_output(self._job.id, headers) as response:
-            etag = response.headers.get("ETag")
-            resumed = response.status_code == 206 and response.headers.get(
-                "Content-Range", ""
-            ).startswith(f"bytes {have}-")
-            if not resumed:
-                have = 0
-            self._etag = etag
-            with open(self.part, "ab" if resumed else "wb") as handle:
-                for chunk in response.iter_bytes(CHUNK_SIZE):
-                    if self._cancel is not None and self._cancel.is_set():
-                        raise DownloadCancelled(f"Download of {self.name} cancelled.")
-                    handle.write(chunk)
-                    have += len(chunk)
-                    if have > output.size:
-                        raise _CorruptTransfer(
-                            f"Download of {self.name} grew past the expected "
-                            f"{output.size} bytes; the file was discarded."
-                        )
-                    if self._on_progress is not None:
-                        self._on_progress(have, output.size)
+        try:
+            with self._api.stream_output(self._job.id, headers) as response:
+                self._receive(response, output, have)
+        except ApiError as error:
+            if error.status_code != 416 or not headers:
+                raise
+            # The server rejected the range, so the part file does not belong
+            # to this output (an earlier body was short). Start from zero.
+            self.discard()
+            self._etag = None
+            raise _CorruptTransfer(
+                f"Download of {self.name} could not resume; the partial file "
+                "was discarded."
+            ) from error
 
         self._check(output)
         return place_file(self.part, self._folder, self.name)
+
+    def _receive(self, response: httpx.Response, output: OutputInfo, have: int) -> None:
+        """Write the response body to the part file, appending on a resume."""
+        etag = response.headers.get("ETag")
+        resumed = response.status_code == 206 and response.headers.get(
+            "Content-Range", ""
+        ).startswith(f"bytes {have}-")
+        if not resumed:
+            have = 0
+        self._etag = etag
+        with open(self.part, "ab" if resumed else "wb") as handle:
+            for chunk in response.iter_bytes(CHUNK_SIZE):
+                if self._cancel is not None and self._cancel.is_set():
+                    raise DownloadCancelled(f"Download of {self.name} cancelled.")
+                handle.write(chunk)
+                have += len(chunk)
+                if have > output.size:
+                    raise _CorruptTransfer(
+                        f"Download of {self.name} grew past the expected "
+                        f"{output.size} bytes; the file was discarded."
+                    )
+                if self._on_progress is not None:
+                    self._on_progress(have, output.size)
 
     def discard(self) -> None:
         self.part.unlink(missing_ok=True)
 
     def _output_info(self) -> OutputInfo:
-        if self._output is None:
-            self._output = self._api.get_job(self._job.id).output
-        if self._output is None:
+        if self._output is not None:
+            return self._output
+        job = self._api.get_job(self._job.id)
+        if job.status == "failed":
+            message = job.error_message or f"Conversion of {job.filename} failed."
+            raise ApiError(422, "job_failed", message)
+        if job.status == "cancelled":
+            raise ApiError(410, "job_cancelled", f"{job.filename} was cancelled.")
+        if job.output is None:
             raise TransientApiError(
                 409, "not_completed", f"{self.name} has no output yet.", None
             )
-        return self._output
+        self._output = job.output
+        return job.output
 
     def _check(self, output: OutputInfo) -> None:
         size = self.part.stat().st_size

@@ -13,6 +13,7 @@ from PySide6.QtCore import (
     QStandardPaths,
     Qt,
     QTimer,
+    Signal,
     Slot,
 )
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
@@ -57,7 +58,14 @@ class MainWindow(QMainWindow):
 
     The backend connection arrives later through `set_backend`, so the
     window can show while the bundled backend starts.
+
+    Signals:
+        backend_ready(): the backend answered and its formats are listed.
+        backend_failed(str): the backend cannot be used; the reason.
     """
+
+    backend_ready = Signal()
+    backend_failed = Signal(str)
 
     def __init__(
         self,
@@ -427,12 +435,14 @@ class MainWindow(QMainWindow):
             self.set_format(str(saved_format), str(saved_quality))
         self._backend_label.setText(f"Ready: {description}")
         self._update_controls()
+        self.backend_ready.emit()
 
     def _on_backend_failed(self, error: Exception) -> None:
         logger.error("Backend unavailable: %s", error)
         self._backend_label.setText("Converter unavailable")
         self.statusBar().showMessage(f"The converter is unavailable: {error}")
         self._update_controls()
+        self.backend_failed.emit(str(error))
 
     def _fill_quality_combo(self) -> None:
         fmt = next(

@@ -6,6 +6,7 @@ Registered with `-p tests.helpers.plugin` in pyproject.toml.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,6 +33,7 @@ ToneFactory = Callable[..., Path]
 def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
     """Start real servers; keyword arguments go to Settings and build_backend."""
     with contextlib.ExitStack() as stack:
+        started = itertools.count()
 
         def start(
             *,
@@ -40,7 +42,7 @@ def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
             **overrides: Any,
         ) -> LiveServer:
             values: dict[str, Any] = {
-                "data_dir": tmp_path / f"server-{len(stack._exit_callbacks)}",
+                "data_dir": tmp_path / f"server-{next(started)}",
                 "token": TEST_TOKEN,
                 "workers": 2,
             }
