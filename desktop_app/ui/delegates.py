@@ -39,7 +39,8 @@ class ProgressBarDelegate(QStyledItemDelegate):
         bar.text = f"{percent:.0f} %"
         bar.textVisible = True
         bar.textAlignment = Qt.AlignmentFlag.AlignCenter
-        bar.state = option.state
+        # Without State_Horizontal the style draws a vertical bar.
+        bar.state = option.state | QStyle.StateFlag.State_Horizontal
         style = option.widget.style() if option.widget else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
 

@@ -113,9 +113,11 @@ class JobRow:
             return f"Saved as {self.saved_path.name}"
         assert self.state is not None
         text = describe_state(self.state)
-        if self.state.job is not None and self.state.job.adjustments:
+        adjusted = len(self.state.job.adjustments) if self.state.job else 0
+        if adjusted:
             # The adjustments themselves are listed in the tooltip.
-            text += " \u24d8"
+            noun = "setting" if adjusted == 1 else "settings"
+            text += f" \u00b7 {adjusted} {noun} adjusted"
         return text
 
     @property

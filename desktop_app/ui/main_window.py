@@ -288,7 +288,7 @@ class MainWindow(QMainWindow):
 
         self._backend_label = QLabel("Starting the converter...")
         self.statusBar().addPermanentWidget(self._backend_label)
-        self.resize(920, 480)
+        self.resize(1040, 520)
 
     def _connect_signals(self) -> None:
         self._add_button.clicked.connect(self._on_add_button_clicked)
