@@ -142,6 +142,21 @@ def _add_error_handlers(app: FastAPI, settings: Settings) -> None:
             headers=error.headers,
         )
 
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, error: Exception) -> JSONResponse:
+        logger.error(
+            "Unhandled error on %s %s", request.method, request.url.path,
+            exc_info=error,
+        )  # fmt: skip
+        return JSONResponse(
+            {
+                "code": "internal_error",
+                "message": "The server failed to handle this request; "
+                "see the server log.",
+            },
+            status_code=500,
+        )
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(
         request: Request, error: RequestValidationError

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import tempfile
 import threading
 import time
@@ -22,7 +23,7 @@ from backend.conversion.ffmpeg import (
     run_ffmpeg,
 )
 from backend.conversion.formats import resolve_encoder
-from backend.conversion.probe import MediaInfo, probe
+from backend.conversion.probe import PROBE_TIMEOUT_SECONDS, MediaInfo, probe
 from backend.errors import ConversionCancelled, ConversionFailed, InvalidInput
 from backend.jobs.model import ConversionOptions
 
@@ -132,7 +133,14 @@ class Converter:
     def _probe(self, source: Path, filename: str) -> MediaInfo:
         if source.stat().st_size == 0:
             raise InvalidInput(f"{filename} is empty (0 bytes).", code="empty_file")
-        info = probe(self._ffmpeg, source)
+        try:
+            info = probe(self._ffmpeg, source)
+        except subprocess.TimeoutExpired:
+            raise InvalidInput(
+                f"{filename} could not be read: probing it took longer than "
+                f"{PROBE_TIMEOUT_SECONDS} s.",
+                code="probe_timed_out",
+            ) from None
         if info.audio is None:
             if info.unreadable:
                 raise InvalidInput(
