@@ -12,7 +12,8 @@ and the message is what a person reads.
     ├── InvalidInput             422 invalid_input (the file is not usable audio)
     ├── ConversionFailed         FFmpeg or the output check failed
     ├── ConversionCancelled      the job was cancelled while converting
-    └── TransitionRejected       a conditional job store write found another status
+    ├── TransitionRejected       a conditional job store write found another status
+    └── StoreUnavailable     503 service_unavailable (a shared store is down)
 """
 
 from __future__ import annotations
@@ -100,3 +101,14 @@ class TransitionRejected(ConverterError):
         self.job_id = job_id
         self.expected = expected
         self.actual = actual
+
+
+class ProgressUnavailable(Exception):
+    """Raised by a progress store that cannot be reached; never sent to clients."""
+
+
+class StoreUnavailable(ConverterError):
+    """Raised when a shared store (DynamoDB, S3) still fails after SDK retries."""
+
+    code = "service_unavailable"
+    status_code = 503

@@ -5,9 +5,17 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_ENV = "AUDIO_CONVERTER_CONFIG"
 
 
 def default_data_dir() -> Path:
@@ -40,8 +48,58 @@ class Settings(BaseSettings):
     retry_after_seconds: int = Field(
         default=1, ge=1, description="Retry-After sent with 409 not_completed."
     )
+    store_retry_after_seconds: int = Field(
+        default=5, ge=1, description="Retry-After sent with 503 when a store is down."
+    )
     verify_tolerance_ratio: float = Field(default=0.005, gt=0)
     verify_tolerance_seconds: float = Field(default=0.05, gt=0)
+
+    # Stores: each one embedded or on a shared service, chosen independently.
+    job_store: Literal["sqlite", "dynamodb"] = "sqlite"
+    progress_store: Literal["memory", "redis"] = "memory"
+    blob_store: Literal["local", "s3"] = "local"
+
+    aws_region: str = Field(default="us-east-1", description="AWS region.")
+    dynamodb_table: str = "audio-converter-jobs"
+    dynamodb_endpoint_url: str | None = Field(
+        default=None, description="DynamoDB-compatible endpoint instead of AWS's."
+    )
+    s3_bucket: str = "audio-converter"
+    s3_prefix: str = Field(default="", description="Key prefix inside the bucket.")
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint instead of AWS's."
+    )
+    aws_max_attempts: int = Field(
+        default=5, ge=1, description="Attempts per AWS call (standard retry mode)."
+    )
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    job_ttl_seconds: int = Field(
+        default=7 * 24 * 3600,
+        ge=60,
+        description="How long job records, progress and files are kept.",
+    )
+    store_outage_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a worker keeps retrying a store that is down "
+        "before it gives up on the job.",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read arguments, then the environment, then the TOML config file."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_ENV)
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, Path(config_file)))
+        return tuple(sources)
 
 
 @lru_cache(maxsize=1)

@@ -16,13 +16,15 @@ from backend import __version__
 from backend.api.routes import formats, health, jobs
 from backend.conversion.converter import Converter, VerifyTolerance
 from backend.conversion.ffmpeg import resolve_ffmpeg
-from backend.errors import ConverterError, JobNotCompleted
+from backend.errors import ConverterError, JobNotCompleted, StoreUnavailable
 from backend.jobs.service import JobService
 from backend.settings import Settings
 from backend.stores.base import JobStore
-from backend.stores.local_blobs import LocalBlobStore
-from backend.stores.memory_progress import MemoryProgressStore
-from backend.stores.sqlite_jobs import SqliteJobStore
+from backend.stores.factory import (
+    build_blob_store,
+    build_job_store,
+    build_progress_store,
+)
 from backend.workers.pool import Dispatcher, ThreadPoolDispatcher
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,8 @@ class Backend:
     def close(self) -> None:
         self.dispatcher.shutdown()
         self.service.jobs.close()
+        self.service.progress.close()
+        self.service.blobs.close()
 
 
 def build_backend(
@@ -55,7 +59,7 @@ def build_backend(
     wrap_job_store: Callable[[JobStore], JobStore] | None = None,
     service_class: type[JobService] = JobService,
 ) -> Backend:
-    """Build the embedded stores, the converter and the worker pool.
+    """Build the stores the settings select, the converter and the worker pool.
 
     `wrap_job_store` and `service_class` let tests put fault injectors
     around the real parts.
@@ -70,14 +74,15 @@ def build_backend(
             seconds=settings.verify_tolerance_seconds,
         ),
     )
-    jobs: JobStore = SqliteJobStore(data_dir / "jobs.sqlite3")
+    jobs = build_job_store(settings)
     if wrap_job_store is not None:
         jobs = wrap_job_store(jobs)
     service = service_class(
         jobs=jobs,
-        progress=MemoryProgressStore(),
-        blobs=LocalBlobStore(data_dir / "blobs"),
+        progress=build_progress_store(settings),
+        blobs=build_blob_store(settings, data_dir / "work"),
         converter=converter,
+        store_outage_seconds=settings.store_outage_seconds,
     )
     dispatcher = ThreadPoolDispatcher(service.run_job, settings.workers)
     service.attach_dispatcher(dispatcher.submit)
@@ -91,9 +96,13 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         parts = backend or build_backend(settings)
         app.state.service = parts.service
-        interrupted = parts.service.fail_interrupted_jobs()
-        if interrupted:
-            logger.warning("Marked %d interrupted jobs as failed", interrupted)
+        if settings.job_store == "sqlite":
+            # Only this process runs the jobs of an embedded store, so a job
+            # still running is one a previous process left behind. A shared
+            # store's running jobs may belong to another live server.
+            interrupted = parts.service.fail_interrupted_jobs()
+            if interrupted:
+                logger.warning("Marked %d interrupted jobs as failed", interrupted)
         for job_id in parts.service.queued_job_ids():
             parts.dispatcher.submit(job_id)
         logger.info("Backend ready, data in %s", settings.data_dir)
@@ -126,6 +135,9 @@ def _add_error_handlers(app: FastAPI, settings: Settings) -> None:
         if isinstance(error, JobNotCompleted):
             body |= {"status": error.status, "stage": error.stage}
             headers["Retry-After"] = str(settings.retry_after_seconds)
+        if isinstance(error, StoreUnavailable):
+            logger.warning("%s %s: %s", request.method, request.url.path, error)
+            headers["Retry-After"] = str(settings.store_retry_after_seconds)
         return JSONResponse(body, status_code=error.status_code, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)

@@ -83,7 +83,11 @@ class JobBody(BaseModel):
 class ProgressBody(BaseModel):
     """Progress of one job; `progress` is a percentage from 0 to 100."""
 
-    progress: float = Field(ge=0, le=100)
+    progress: float | None = Field(
+        ge=0,
+        le=100,
+        description="Percent done; null while only the stage is known.",
+    )
     stage: Stage
     eta_seconds: float | None = Field(
         default=None, description="Estimated seconds until the output is ready."
@@ -95,7 +99,7 @@ class ProgressBody(BaseModel):
     @classmethod
     def from_progress(cls, progress: Progress) -> ProgressBody:
         return cls(
-            progress=round(progress.progress, 2),
+            progress=None if progress.progress is None else round(progress.progress, 2),
             stage=progress.stage,
             eta_seconds=progress.eta_seconds,
             speed=progress.speed,

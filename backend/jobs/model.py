@@ -106,9 +106,13 @@ class Job:
 
 @dataclass(frozen=True)
 class Progress:
-    """A progress snapshot: percent done, stage, seconds left, speed vs real time."""
+    """A progress snapshot: percent done, stage, seconds left, speed vs real time.
 
-    progress: float
+    `progress` is None only in a snapshot built from the job store while the
+    progress store is unavailable: the stage is known, the percentage is not.
+    """
+
+    progress: float | None
     stage: Stage
     eta_seconds: float | None = None
     speed: float | None = None

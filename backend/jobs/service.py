@@ -16,7 +16,15 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import BinaryIO
+from typing import Any, BinaryIO, TypeVar
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_random_exponential,
+)
 
 from backend.conversion.converter import (
     ENCODED_PERCENT,
@@ -32,6 +40,8 @@ from backend.errors import (
     JobGone,
     JobNotCompleted,
     JobNotFound,
+    ProgressUnavailable,
+    StoreUnavailable,
     TransitionRejected,
 )
 from backend.jobs.model import (
@@ -45,6 +55,8 @@ from backend.jobs.model import (
 from backend.stores.base import BlobStore, JobChanges, JobStore, ProgressStore
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 HASH_CHUNK_SIZE = 1024 * 1024
 MAX_FILENAME_CHARS = 200
@@ -68,6 +80,9 @@ class JobService:
         blobs: BlobStore,
         converter: Converter,
         clock: Callable[[], float] = time.time,
+        *,
+        store_outage_seconds: float = 300.0,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.jobs = jobs
         self.progress = progress
@@ -77,6 +92,9 @@ class JobService:
         self._dispatch: Callable[[str], None] | None = None
         self._cancel_events: dict[str, threading.Event] = {}
         self._cancel_lock = threading.Lock()
+        self._outage_seconds = store_outage_seconds
+        self._sleep = sleep
+        self._progress_errors = _ErrorThrottle("Progress store unavailable")
 
     def attach_dispatcher(self, dispatch: Callable[[str], None]) -> None:
         """Set where new jobs are sent; called once at startup."""
@@ -105,8 +123,12 @@ class JobService:
             created_at=now,
             updated_at=now,
         )
-        self.jobs.create(job)
-        self.progress.publish(job_id, Progress(0.0, Stage.QUEUED, updated_at=now))
+        try:
+            self.jobs.create(job)
+        except StoreUnavailable:
+            self._delete_blob(input_key)
+            raise
+        self._publish(job_id, 0.0, Stage.QUEUED)
         logger.info("Job %s created for %s (%d bytes)", job_id, clean_name, size)
         if self._dispatch is None:
             raise RuntimeError("No dispatcher attached to the job service")
@@ -128,10 +150,11 @@ class JobService:
             job = self.jobs.get(job_id, consistent=True)
         if job is None or job.owner != owner:
             raise JobNotFound(f"Job {job_id} was not found.")
-        snapshot = self.progress.get(job_id)
+        snapshot = self._read_progress(job_id)
         if snapshot is not None:
             return snapshot
-        percent = 100.0 if job.status is JobStatus.COMPLETED else 0.0
+        # Only the stage is known; the job store has no percentage.
+        percent = 100.0 if job.status is JobStatus.COMPLETED else None
         return Progress(
             percent, _STAGE_FOR_STATUS[job.status], updated_at=job.updated_at
         )
@@ -149,7 +172,7 @@ class JobService:
             raise JobGone(f"Job {job_id} ({job.input_filename}) was cancelled.")
         if job.status is JobStatus.FAILED:
             raise JobFailed(job.error_message or f"Job {job_id} failed.")
-        snapshot = self.progress.get(job_id)
+        snapshot = self._read_progress(job_id)
         stage = snapshot.stage if snapshot else _STAGE_FOR_STATUS[job.status]
         raise JobNotCompleted(
             f"Conversion of {job.input_filename} is not completed yet.",
@@ -169,10 +192,8 @@ class JobService:
                 job = self.get_job(owner, job_id)
                 continue
             self._signal_cancel(job_id)
-            self.progress.publish(
-                job_id, Progress(0.0, Stage.CANCELLED, updated_at=self._clock())
-            )
-            self.blobs.delete(job.input_key)
+            self._publish(job_id, 0.0, Stage.CANCELLED)
+            self._delete_blob(job.input_key)
             logger.info("Job %s (%s) cancelled", job_id, job.input_filename)
             break
         return job
@@ -184,16 +205,19 @@ class JobService:
         # Registered first, so a cancel that lands during the transition is seen.
         cancel = self._register_cancel(job_id)
         try:
-            job = self.jobs.transition(job_id, JobStatus.QUEUED, JobStatus.RUNNING)
-        except TransitionRejected as error:
+            job = self._durably(
+                self.jobs.transition, job_id, JobStatus.QUEUED, JobStatus.RUNNING
+            )
+        except (TransitionRejected, StoreUnavailable) as error:
             self._unregister_cancel(job_id)
-            logger.info("Job %s not started: %s", job_id, error.message)
+            logger.warning("Job %s not started: %s", job_id, error.message)
             return
 
         logger.info("Job %s started: %s", job_id, job.input_filename)
         self._publish(job_id, 0.0, Stage.CONVERTING)
         try:
-            result = self._convert(job, cancel)
+            result = self._durably(self._convert, job, cancel)
+            self._complete(job, result)
         except ConversionCancelled:
             logger.info("Job %s stopped after cancellation", job_id)
         except ConverterError as error:
@@ -206,8 +230,6 @@ class JobService:
                 f"Conversion of {job.input_filename} failed because of an "
                 "internal error; see the server log.",
             )
-        else:
-            self._complete(job, result)
         finally:
             self._unregister_cancel(job_id)
 
@@ -259,7 +281,7 @@ class JobService:
         output_key = f"outputs/{job.id}.{result.extension}"
         try:
             sha256 = file_sha256(result.path)
-            size = self.blobs.put_file(output_key, result.path)
+            size = self._durably(self.blobs.put_file, output_key, result.path)
         finally:
             result.path.unlink(missing_ok=True)
         return JobOutput(
@@ -280,17 +302,21 @@ class JobService:
             input_duration_seconds=result.input_duration_seconds,
         )
         try:
-            self.jobs.transition(
-                job.id, JobStatus.RUNNING, JobStatus.COMPLETED, changes
+            self._durably(
+                self.jobs.transition,
+                job.id,
+                JobStatus.RUNNING,
+                JobStatus.COMPLETED,
+                changes,
             )
         except TransitionRejected as error:
             logger.info("Job %s finished but not committed: %s", job.id, error.message)
-            self.blobs.delete(output.key)
+            self._delete_blob(output.key)
             return False
         return True
 
     def _finish_completed(self, job: Job, output: JobOutput) -> None:
-        self.blobs.delete(job.input_key)
+        self._delete_blob(job.input_key)
         logger.info(
             "Job %s completed: %s, %d bytes", job.id, output.filename, output.size
         )
@@ -298,12 +324,20 @@ class JobService:
     def _fail(self, job: Job, code: str, message: str) -> None:
         changes = JobChanges(error_code=code, error_message=message)
         try:
-            self.jobs.transition(job.id, job.status, JobStatus.FAILED, changes)
+            self._durably(
+                self.jobs.transition, job.id, job.status, JobStatus.FAILED, changes
+            )
         except TransitionRejected as error:
             logger.info("Job %s not marked failed: %s", job.id, error.message)
             return
+        except StoreUnavailable as error:
+            # Left as it is; the next server start marks it interrupted.
+            logger.error(
+                "Job %s could not be marked failed (%s): %s", job.id, code, error
+            )
+            return
         self._publish(job.id, 0.0, Stage.FAILED)
-        self.blobs.delete(job.input_key)
+        self._delete_blob(job.input_key)
         logger.warning("Job %s failed (%s): %s", job.id, code, message)
 
     def _publish(
@@ -316,7 +350,44 @@ class JobService:
         speed: float | None = None,
     ) -> None:
         snapshot = Progress(percent, stage, eta, speed, updated_at=self._clock())
-        self.progress.publish(job_id, snapshot)
+        try:
+            self.progress.publish(job_id, snapshot)
+        except ProgressUnavailable as error:
+            # Lossy by design: clients fall back to the job store.
+            self._progress_errors.report(error)
+        else:
+            self._progress_errors.recovered()
+
+    def _read_progress(self, job_id: str) -> Progress | None:
+        try:
+            snapshot = self.progress.get(job_id)
+        except ProgressUnavailable as error:
+            self._progress_errors.report(error)
+            return None
+        self._progress_errors.recovered()
+        return snapshot
+
+    def _delete_blob(self, key: str) -> None:
+        """Delete a blob that is no longer needed; a failure only leaks storage."""
+        try:
+            self.blobs.delete(key)
+        except StoreUnavailable as error:
+            logger.warning("Could not delete blob %s: %s", key, error.message)
+
+    def _durably(self, call: Callable[..., T], *args: Any) -> T:
+        """Run a store call, retrying while the store is unavailable.
+
+        Gives up after the configured outage time and raises StoreUnavailable.
+        """
+        retrying = Retrying(
+            retry=retry_if_exception_type(StoreUnavailable),
+            wait=wait_random_exponential(multiplier=0.5, max=5.0),
+            stop=stop_after_delay(self._outage_seconds),
+            before_sleep=_log_store_retry,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        return retrying(call, *args)
 
     def _register_cancel(self, job_id: str) -> threading.Event:
         with self._cancel_lock:
@@ -332,6 +403,46 @@ class JobService:
             event = self._cancel_events.get(job_id)
         if event is not None:
             event.set()
+
+
+class _ErrorThrottle:
+    """Logs the first error of an outage, then one every minute, then recovery."""
+
+    INTERVAL_SECONDS = 60.0
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._lock = threading.Lock()
+        self._failing_since: float | None = None
+        self._last_logged = 0.0
+        self._count = 0
+
+    def report(self, error: Exception) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._count += 1
+            if self._failing_since is None:
+                self._failing_since = now
+            elif now - self._last_logged < self.INTERVAL_SECONDS:
+                return
+            self._last_logged = now
+            count = self._count
+        logger.warning("%s (%d errors so far): %s", self._what, count, error)
+
+    def recovered(self) -> None:
+        with self._lock:
+            if self._failing_since is None:
+                return
+            self._failing_since = None
+            count, self._count = self._count, 0
+        logger.info("%s again reachable after %d errors", self._what, count)
+
+
+def _log_store_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    logger.warning(
+        "Store unavailable on attempt %d, retrying: %s", state.attempt_number, error
+    )
 
 
 def sanitize_filename(filename: str | None) -> str:

@@ -60,7 +60,11 @@ class JobStore(Protocol):
 
 
 class ProgressStore(Protocol):
-    """Fast, lossy progress snapshots for polling clients."""
+    """Fast, lossy progress snapshots for polling clients.
+
+    Every method may raise ProgressUnavailable; callers fall back to the job
+    store, which stays the source of truth.
+    """
 
     def publish(self, job_id: str, progress: Progress) -> None:
         """Store a snapshot.
@@ -74,6 +78,9 @@ class ProgressStore(Protocol):
 
     def delete(self, job_id: str) -> None:
         """Forget the job's snapshot."""
+
+    def close(self) -> None:
+        """Release connections."""
 
 
 class BlobStore(Protocol):
@@ -98,3 +105,6 @@ class BlobStore(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove `key`; a missing key is not an error."""
+
+    def close(self) -> None:
+        """Release connections."""

@@ -66,6 +66,9 @@ class LocalBlobStore:
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
+    def close(self) -> None:
+        """Nothing to release: files are opened per call."""
+
     def _path(self, key: str) -> Path:
         if not _VALID_KEY.match(key) or ".." in key.split("/"):
             raise ValueError(f"Invalid blob key: {key!r}")

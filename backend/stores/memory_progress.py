@@ -28,6 +28,9 @@ class MemoryProgressStore:
         with self._lock:
             self._snapshots.pop(job_id, None)
 
+    def close(self) -> None:
+        """Nothing to release."""
+
 
 def merge_progress(current: Progress | None, update: Progress) -> Progress:
     """Return the snapshot to keep when `update` arrives after `current`.
@@ -40,7 +43,11 @@ def merge_progress(current: Progress | None, update: Progress) -> Progress:
         return current
     if update.stage.is_terminal:
         return update
-    if update.progress < current.progress:
+    if (
+        update.progress is not None
+        and current.progress is not None
+        and update.progress < current.progress
+    ):
         return Progress(
             progress=current.progress,
             stage=update.stage,

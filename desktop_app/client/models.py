@@ -69,9 +69,9 @@ class JobInfo:
 
 @dataclass(frozen=True)
 class ProgressInfo:
-    """One progress answer; `progress` is a percentage."""
+    """One progress answer; `progress` is a percentage, None when unknown."""
 
-    progress: float
+    progress: float | None
     stage: str
     eta_seconds: float | None = None
     speed: float | None = None
@@ -79,7 +79,7 @@ class ProgressInfo:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ProgressInfo:
         return cls(
-            progress=float(data["progress"]),
+            progress=None if data["progress"] is None else float(data["progress"]),
             stage=data["stage"],
             eta_seconds=data.get("eta_seconds"),
             speed=data.get("speed"),
@@ -92,7 +92,11 @@ class ProgressInfo:
         The server publishes `completed` after the job store commit, so this
         is the one condition under which the client offers a download.
         """
-        return self.progress >= 100 and self.stage == "completed"
+        return (
+            self.progress is not None
+            and self.progress >= 100
+            and self.stage == "completed"
+        )
 
     @property
     def is_terminal(self) -> bool:

@@ -96,7 +96,11 @@ class Poller:
             job = self._api.get_job(state.job_id) if progress.is_terminal else state.job
             state = replace(
                 state,
-                progress=progress.progress,
+                # The server knows only the stage while its progress store is
+                # down; keep the last percentage seen until it is back.
+                progress=state.progress
+                if progress.progress is None
+                else progress.progress,
                 stage=progress.stage,
                 eta_seconds=progress.eta_seconds,
                 speed=progress.speed,
