@@ -27,7 +27,9 @@ DEFAULT_PORT = 8765
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="audio-converter-server",
-        description="Serve the Audio Converter API, converting with FFmpeg.",
+        description="Serve the Audio Converter API, converting with FFmpeg. "
+        "Run `audio-converter-server init-aws` once to create the AWS resources "
+        "of a shared deployment.",
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
@@ -66,6 +68,54 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Serve the API, or run `init-aws` to create the AWS resources."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["init-aws"]:
+        return init_aws(arguments[1:])
+    return serve(arguments)
+
+
+def init_aws(argv: Sequence[str]) -> int:
+    """Create the DynamoDB table and the S3 bucket the settings name."""
+    parser = argparse.ArgumentParser(
+        prog="audio-converter-server init-aws",
+        description="Create the DynamoDB jobs table (on-demand, with TTL) and the "
+        "S3 bucket (objects expire with the jobs). Settings come from "
+        "AUDIO_CONVERTER_* variables or the file named by AUDIO_CONVERTER_CONFIG; "
+        "credentials come from the usual AWS sources.",
+    )
+    parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+
+    from backend.stores.aws import aws_client
+    from backend.stores.dynamodb_jobs import create_table
+    from backend.stores.s3_blobs import create_bucket
+
+    settings = Settings()
+    dynamodb = aws_client("dynamodb", settings, settings.dynamodb_endpoint_url)
+    s3 = aws_client("s3", settings, settings.s3_endpoint_url)
+    expire_days = max(settings.job_ttl_seconds // 86_400, 1)
+    try:
+        created = create_table(dynamodb, settings.dynamodb_table)
+        print(
+            f"DynamoDB table {settings.dynamodb_table}: "
+            f"{'created' if created else 'already exists'}"
+        )
+        created = create_bucket(
+            s3, settings.s3_bucket, settings.aws_region, expire_days
+        )
+        print(
+            f"S3 bucket {settings.s3_bucket}: "
+            f"{'created' if created else 'already exists'}, "
+            f"objects expire after {expire_days} days"
+        )
+    except Exception as error:  # report any SDK failure as one line
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def serve(argv: Sequence[str]) -> int:
     """Parse arguments, bind the socket, serve until stopped."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(

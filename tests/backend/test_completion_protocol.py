@@ -26,9 +26,12 @@ from tests.helpers.faults import LaggingJobStore, ReorderedJobService
 from tests.helpers.plugin import ServerFactory, ToneFactory
 from tests.helpers.server import LiveServer
 
-JOBS = 120
+# The check that matters runs over 500 jobs; the runs that show the check
+# catching the bug need fewer jobs to see it.
+JOBS = 500
+BUGGY_JOBS = 200
 POLLERS = 16
-SERVER_WORKERS = 4
+SERVER_WORKERS = 8
 POLL_SECONDS = 0.005
 JOB_TIMEOUT_SECONDS = 120.0
 
@@ -40,18 +43,27 @@ class RaceOutcome:
     other_errors: int = 0
 
 
-def _run_race(server: LiveServer, source: Path) -> RaceOutcome:
-    """Create JOBS jobs, download each as soon as it reports completed."""
-    outcome = RaceOutcome()
-    with server.client() as api:
-        job_ids = [
-            api.create_job(source, ConversionOptions("wav")).id for _ in range(JOBS)
-        ]
+def _run_race(server: LiveServer, source: Path, jobs: int) -> RaceOutcome:
+    """Run `jobs` jobs, each watched from its upload to its download.
 
-        def follow(job_id: str) -> str:
+    Each of POLLERS threads uploads a job, polls it and downloads the moment
+    it reports completed, then starts the next, so no completion goes
+    unwatched however loaded the machine is.
+    """
+    with server.client() as api:
+
+        def follow_one() -> str:
+            job_id = api.create_job(source, ConversionOptions("wav")).id
             deadline = time.monotonic() + JOB_TIMEOUT_SECONDS
             while time.monotonic() < deadline:
-                progress = api.get_progress(job_id)
+                try:
+                    progress = api.get_progress(job_id)
+                except ApiError as error:
+                    # With every read lagging, a new job is not visible yet.
+                    if error.status_code != 404:
+                        raise
+                    time.sleep(POLL_SECONDS)
+                    continue
                 if progress.is_downloadable:
                     return _download_once(api, job_id)
                 if progress.stage in ("failed", "cancelled"):
@@ -59,9 +71,14 @@ def _run_race(server: LiveServer, source: Path) -> RaceOutcome:
                 time.sleep(POLL_SECONDS)
             return "timeout"
 
-        with ThreadPoolExecutor(max_workers=POLLERS) as pool:
-            results = list(pool.map(follow, job_ids))
+        def follow_many(count: int) -> list[str]:
+            return [follow_one() for _ in range(count)]
 
+        shares = [jobs // POLLERS + (i < jobs % POLLERS) for i in range(POLLERS)]
+        with ThreadPoolExecutor(max_workers=POLLERS) as pool:
+            results = [r for batch in pool.map(follow_many, shares) for r in batch]
+
+    outcome = RaceOutcome()
     outcome.downloads = results.count("ok")
     outcome.not_completed = results.count("409")
     outcome.other_errors = len(results) - outcome.downloads - outcome.not_completed
@@ -78,12 +95,12 @@ def _download_once(api: ApiClient, job_id: str) -> str:
 
 
 def _lagging(honour_consistent: bool = True) -> Any:
-    """Eventual reads lag 0 to 500 ms; writes take 0 to 200 ms, which also
-    paces completions so that the pollers watch each job as it finishes."""
+    """Eventual reads lag 0 to 500 ms after each write; each write takes 0 to
+    300 ms, which widens the gap a reordered protocol leaves open."""
 
     def wrap(inner: Any) -> LaggingJobStore:
         return LaggingJobStore(
-            inner, max_lag=0.5, write_delay=0.2, honour_consistent=honour_consistent
+            inner, max_lag=0.5, write_delay=0.3, honour_consistent=honour_consistent
         )
 
     return wrap
@@ -95,13 +112,17 @@ def source(tone: ToneFactory) -> Path:
 
 
 def test_no_409_after_completed(
-    server_factory: ServerFactory, source: Path, capsys: pytest.CaptureFixture[str]
+    server_factory: ServerFactory,
+    source: Path,
+    store_set: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     server = server_factory(wrap_job_store=_lagging(), workers=SERVER_WORKERS)
-    outcome = _run_race(server, source)
+    outcome = _run_race(server, source, JOBS)
     with capsys.disabled():
         print(
-            f"\ncompletion protocol as built: {outcome.downloads} downloads, "
+            f"\n[{store_set}] completion protocol as built: "
+            f"{outcome.downloads} downloads, "
             f"{outcome.not_completed} answered 409, {outcome.other_errors} other"
         )
     assert outcome.not_completed == 0
@@ -110,32 +131,40 @@ def test_no_409_after_completed(
 
 
 def test_reordered_protocol_is_caught(
-    server_factory: ServerFactory, source: Path, capsys: pytest.CaptureFixture[str]
+    server_factory: ServerFactory,
+    source: Path,
+    store_set: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     server = server_factory(
         wrap_job_store=_lagging(),
         service_class=ReorderedJobService,
         workers=SERVER_WORKERS,
     )
-    outcome = _run_race(server, source)
+    outcome = _run_race(server, source, BUGGY_JOBS)
     with capsys.disabled():
         print(
-            f"\nprogress published before the commit: {outcome.downloads} "
+            f"\n[{store_set}] progress published before the commit: "
+            f"{outcome.downloads} "
             f"downloads, {outcome.not_completed} answered 409"
         )
     assert outcome.not_completed > 0
 
 
 def test_eventual_download_read_is_caught(
-    server_factory: ServerFactory, source: Path, capsys: pytest.CaptureFixture[str]
+    server_factory: ServerFactory,
+    source: Path,
+    store_set: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     server = server_factory(
         wrap_job_store=_lagging(honour_consistent=False), workers=SERVER_WORKERS
     )
-    outcome = _run_race(server, source)
+    outcome = _run_race(server, source, BUGGY_JOBS)
     with capsys.disabled():
         print(
-            f"\neventually consistent download read: {outcome.downloads} "
+            f"\n[{store_set}] eventually consistent download read: "
+            f"{outcome.downloads} "
             f"downloads, {outcome.not_completed} answered 409"
         )
     assert outcome.not_completed > 0
