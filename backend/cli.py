@@ -10,10 +10,11 @@ import logging
 import socket
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import uvicorn
+from pydantic import ValidationError
 
 from backend import __version__
 from backend.api.app import create_app
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--port",
-        type=int,
+        type=_bounded_int(0, 65_535),
         default=DEFAULT_PORT,
         help="TCP port; 0 picks a free one (default: %(default)s)",
     )
@@ -49,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
         "which other users cannot see in the process list",
     )
     parser.add_argument(
-        "--workers", type=int, help="conversions run at once (default: CPU count)"
+        "--workers",
+        type=_bounded_int(1, 64),
+        help="conversions run at once, 1 to 64 (default: CPU count)",
     )
     parser.add_argument("--ffmpeg", type=Path, help="FFmpeg binary to use")
     parser.add_argument(
@@ -132,7 +135,12 @@ def serve(argv: Sequence[str]) -> int:
         overrides["workers"] = args.workers
     if args.ffmpeg is not None:
         overrides["ffmpeg_path"] = args.ffmpeg
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except (ValidationError, OSError) as error:
+        logger.error("Invalid settings: %s", error)
+        return 2
     if settings.token is None and not _is_loopback(args.host):
         logger.warning(
             "Serving on %s without a token: anyone who can reach it may use it",
@@ -150,6 +158,7 @@ def serve(argv: Sequence[str]) -> int:
             log_config=None,
             log_level=args.log_level,
             access_log=args.log_level == "debug",
+            timeout_graceful_shutdown=5,
         )
     )
     if args.exit_with_stdin:
@@ -167,6 +176,23 @@ async def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
         host, port = sock.getsockname()[:2]
         print(json.dumps({"event": "ready", "host": host, "port": port}), flush=True)
     await task
+
+
+def _bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """Return an argparse type that accepts whole numbers from low to high."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a whole number"
+            ) from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not from {low} to {high}")
+        return value
+
+    return parse
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -47,6 +47,7 @@ class Backend:
     dispatcher: Dispatcher
 
     def close(self) -> None:
+        self.service.stop_running_jobs()
         self.dispatcher.shutdown()
         self.service.jobs.close()
         self.service.progress.close()
@@ -77,6 +78,9 @@ def build_backend(
     jobs = build_job_store(settings)
     if wrap_job_store is not None:
         jobs = wrap_job_store(jobs)
+    leftovers = converter.remove_leftovers()
+    if leftovers:
+        logger.info("Removed %d leftover temporary files", leftovers)
     service = service_class(
         jobs=jobs,
         progress=build_progress_store(settings),

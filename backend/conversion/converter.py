@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -29,9 +31,14 @@ from backend.jobs.model import ConversionOptions
 
 logger = logging.getLogger(__name__)
 
+# The "[libopus @ 0x55c7...] " part of an FFmpeg log line.
+_COMPONENT_PREFIX = re.compile(r"^(\[[^\]]*@ 0x[0-9a-f]+\] ?)+")
+
 # Progress reported for a fully encoded but not yet verified output; 100 is
 # kept for the moment the job store has committed the job as completed.
 ENCODED_PERCENT = 99.0
+# Below this a header's sample rate is damage, not audio (telephony uses 8 kHz).
+MIN_SOURCE_SAMPLE_RATE = 1_000
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,21 @@ class Converter:
         self._work_dir = work_dir
         self._tolerance = tolerance or VerifyTolerance()
         work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def remove_leftovers(self) -> int:
+        """Delete temporary files a previous server process left in the work folder.
+
+        Call only at startup, before any conversion runs: every file there
+        belongs to a conversion that is no longer running.
+        """
+        removed = 0
+        for path in self._work_dir.iterdir():
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed += 1
+        return removed
 
     def convert(
         self,
@@ -147,8 +169,17 @@ class Converter:
                     f"{filename} is not an audio file FFmpeg can read.",
                     code="unreadable_input",
                 )
-            what = "a video file with no audio track" if info.has_video else "no audio"
-            raise InvalidInput(f"{filename} contains {what}.", code="no_audio_stream")
+            detail = " (it holds only video or pictures)" if info.has_video else ""
+            raise InvalidInput(
+                f"{filename} has no audio stream{detail}.", code="no_audio_stream"
+            )
+        rate = info.audio.sample_rate
+        if rate is not None and rate < MIN_SOURCE_SAMPLE_RATE:
+            raise InvalidInput(
+                f"{filename} claims a sample rate of {rate} Hz, which no real "
+                "recording has; the file header is damaged.",
+                code="invalid_sample_rate",
+            )
         return info
 
     def _encode(
@@ -238,16 +269,18 @@ def _raise_for_run(run: FfmpegRun, filename: str) -> None:
             "FFmpeg exited with %d on %s: %s", run.returncode, filename,
             run.stderr_tail,
         )  # fmt: skip
-        reason = _last_meaningful_line(run.stderr_tail)
+        reason = _first_error_line(run.stderr_tail)
         raise ConversionFailed(
             f"FFmpeg could not convert {filename}: {reason}",
             code="ffmpeg_failed",
         )
 
 
-def _last_meaningful_line(stderr: str) -> str:
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+def _first_error_line(stderr: str) -> str:
+    """Return FFmpeg's first error, the cause; later lines report its effects."""
+    lines = [_COMPONENT_PREFIX.sub("", line).strip() for line in stderr.splitlines()]
+    lines = [line for line in lines if line]
     if not lines:
         return "it exited without an error message."
-    line = lines[-1]
+    line = lines[0]
     return line if line.endswith(".") else f"{line}."

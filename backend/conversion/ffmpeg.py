@@ -6,8 +6,11 @@ Arguments always go to FFmpeg as a list, never through a shell.
 from __future__ import annotations
 
 import collections
+import ctypes
 import logging
+import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -76,6 +79,7 @@ def run_ffmpeg(
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
     )
     stderr_lines: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES_KEPT)
     last_time: list[float | None] = [None]
@@ -173,6 +177,13 @@ def _parse_progress_block(block: dict[str, str]) -> FfmpegProgress:
         speed=speed,
         finished=block.get("progress") == "end",
     )
+
+
+def _die_with_parent() -> None:
+    """Have Linux kill FFmpeg if the server dies (or its worker thread ends)."""
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

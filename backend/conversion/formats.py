@@ -24,6 +24,19 @@ _AAC_RATES = (
     44100, 48000, 64000, 88200, 96000,
 )  # fmt: skip
 _OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+_VORBIS_RATES = (
+    8000, 11025, 16000, 22050, 32000, 44100, 48000, 88200, 96000, 176400, 192000,
+)  # fmt: skip
+# LAME's bitrates for MPEG-2 (16-24 kHz) and MPEG-2.5 (8-12 kHz) output.
+_MP3_LOW_RATE_BITRATES = (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)
+_MP3_LOWEST_RATE_BITRATES = (8, 16, 24, 32, 40, 48, 56, 64)
+# Approximate Vorbis bitrate per quality level for 44.1 kHz stereo.
+_VORBIS_QUALITY_KBPS = {
+    -1: 45, 0: 64, 1: 80, 2: 96, 3: 112, 4: 128, 5: 160,
+    6: 192, 7: 224, 8: 256, 9: 320, 10: 500,
+}  # fmt: skip
+# libopus takes at most this many kbit/s per channel.
+_OPUS_MAX_KBPS_PER_CHANNEL = 256
 
 
 @dataclass(frozen=True)
@@ -86,6 +99,9 @@ FORMATS: dict[str, OutputFormat] = {
             default_bitrate_kbps=128,
             bitrate_range=(6, 510),
             sample_rates=_OPUS_RATES,
+            # NOTE: libopus takes more channels only in a few layouts (a 4.0
+            # source fails), so surround is mixed down to stereo for now.
+            max_channels=2,
         ),
         OutputFormat(
             name="vorbis",
@@ -97,6 +113,7 @@ FORMATS: dict[str, OutputFormat] = {
             lossless=False,
             bitrate_range=(45, 500),
             quality_range=(-1, 10),
+            sample_rates=_VORBIS_RATES,
         ),
         OutputFormat(
             name="flac",
@@ -196,7 +213,8 @@ def validate_options(options: ConversionOptions) -> None:
         if not 1 <= options.bitrate_kbps <= 1_000:
             raise InvalidOptions(
                 f"Bitrate {options.bitrate_kbps} kbit/s is invalid; "
-                "use a value from 6 to 512."
+                "use a value from 1 to 1000 (each format then takes the "
+                "nearest bitrate it supports)."
             )
     if options.quality is not None:
         if fmt.quality_range is None:
@@ -232,9 +250,13 @@ def resolve_encoder(options: ConversionOptions, source: SourceAudio) -> EncoderS
     fmt = get_format(options.format)
     adjustments: list[str] = []
 
-    bitrate, quality = _resolve_rate_control(fmt, options, adjustments)
     sample_rate = _resolve_sample_rate(fmt, options.sample_rate, source, adjustments)
     channels = _resolve_channels(fmt, options.channels, source, adjustments)
+    output_rate = sample_rate or source.sample_rate
+    output_channels = channels or source.channels
+    bitrate, quality = _resolve_rate_control(
+        fmt, options, output_rate, output_channels, adjustments
+    )
     codec = _resolve_codec(fmt, source)
 
     return EncoderSettings(
@@ -249,23 +271,29 @@ def resolve_encoder(options: ConversionOptions, source: SourceAudio) -> EncoderS
 
 
 def _resolve_rate_control(
-    fmt: OutputFormat, options: ConversionOptions, adjustments: list[str]
+    fmt: OutputFormat,
+    options: ConversionOptions,
+    output_rate: int | None,
+    output_channels: int | None,
+    adjustments: list[str],
 ) -> tuple[int | None, float | None]:
     if fmt.lossless:
         return None, None
     if options.quality is not None:
         return None, options.quality
-    if options.bitrate_kbps is None:
-        if fmt.default_bitrate_kbps is None:
-            return None, DEFAULT_VORBIS_QUALITY
-        return fmt.default_bitrate_kbps, None
+    if fmt.name == "vorbis":
+        return None, _vorbis_quality(options.bitrate_kbps, adjustments)
 
-    requested = options.bitrate_kbps
+    requested = options.bitrate_kbps or fmt.default_bitrate_kbps
+    assert requested is not None
     resolved = requested
-    if fmt.bitrate_steps is not None:
-        resolved = _nearest(requested, fmt.bitrate_steps)
+    steps = _bitrate_steps(fmt, output_rate)
+    if steps is not None:
+        resolved = _nearest(requested, steps)
     elif fmt.bitrate_range is not None:
         low, high = fmt.bitrate_range
+        if fmt.name == "opus" and output_channels:
+            high = min(high, _OPUS_MAX_KBPS_PER_CHANNEL * output_channels)
         resolved = min(max(requested, low), high)
     if resolved != requested:
         adjustments.append(
@@ -273,6 +301,30 @@ def _resolve_rate_control(
             f"used {resolved} kbit/s instead."
         )
     return resolved, None
+
+
+def _bitrate_steps(fmt: OutputFormat, output_rate: int | None) -> Sequence[int] | None:
+    """Return the bitrates the encoder takes at this output sample rate."""
+    if fmt.name != "mp3" or output_rate is None or output_rate >= 32_000:
+        return fmt.bitrate_steps
+    if output_rate >= 16_000:
+        return _MP3_LOW_RATE_BITRATES
+    return _MP3_LOWEST_RATE_BITRATES
+
+
+def _vorbis_quality(bitrate_kbps: int | None, adjustments: list[str]) -> float:
+    """Vorbis is encoded by quality; a requested bitrate picks the nearest level."""
+    if bitrate_kbps is None:
+        return DEFAULT_VORBIS_QUALITY
+    level = min(
+        _VORBIS_QUALITY_KBPS,
+        key=lambda q: abs(_VORBIS_QUALITY_KBPS[q] - bitrate_kbps),
+    )
+    adjustments.append(
+        f"Vorbis is encoded by quality; {bitrate_kbps} kbit/s was mapped to "
+        f"quality {level} (about {_VORBIS_QUALITY_KBPS[level]} kbit/s for stereo)."
+    )
+    return float(level)
 
 
 def _resolve_sample_rate(

@@ -92,6 +92,7 @@ class JobService:
         self._dispatch: Callable[[str], None] | None = None
         self._cancel_events: dict[str, threading.Event] = {}
         self._cancel_lock = threading.Lock()
+        self._stopping = threading.Event()
         self._outage_seconds = store_outage_seconds
         self._sleep = sleep
         self._progress_errors = _ErrorThrottle("Progress store unavailable")
@@ -202,6 +203,8 @@ class JobService:
 
     def run_job(self, job_id: str) -> None:
         """Convert one queued job to the end; every path ends in a final status."""
+        if self._stopping.is_set():
+            return
         # Registered first, so a cancel that lands during the transition is seen.
         cancel = self._register_cancel(job_id)
         try:
@@ -219,7 +222,15 @@ class JobService:
             result = self._durably(self._convert, job, cancel)
             self._complete(job, result)
         except ConversionCancelled:
-            logger.info("Job %s stopped after cancellation", job_id)
+            if self._stopping.is_set():
+                self._fail(
+                    job,
+                    "interrupted",
+                    f"Conversion of {job.input_filename} was interrupted because "
+                    "the server stopped; convert the file again.",
+                )
+            else:
+                logger.info("Job %s stopped after cancellation", job_id)
         except ConverterError as error:
             self._fail(job, error.code, error.message)
         except Exception:
@@ -232,6 +243,18 @@ class JobService:
             )
         finally:
             self._unregister_cancel(job_id)
+
+    def stop_running_jobs(self) -> None:
+        """Stop every conversion in this process; each job fails as interrupted.
+
+        Called when the server shuts down, so no FFmpeg outlives it and no
+        job is left running.
+        """
+        self._stopping.set()
+        with self._cancel_lock:
+            events = list(self._cancel_events.values())
+        for event in events:
+            event.set()
 
     def fail_interrupted_jobs(self) -> int:
         """Mark jobs left running by a previous server process as failed."""

@@ -41,8 +41,6 @@ def merge_progress(current: Progress | None, update: Progress) -> Progress:
         return update
     if current.stage.is_terminal:
         return current
-    if update.stage.is_terminal:
-        return update
     if (
         update.progress is not None
         and current.progress is not None

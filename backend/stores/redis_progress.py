@@ -31,10 +31,8 @@ if current_stage and string.find(terminal, ',' .. current_stage .. ',', 1, true)
   return 0
 end
 local progress = tonumber(ARGV[1])
-if not string.find(terminal, ',' .. ARGV[2] .. ',', 1, true) then
-  local current = tonumber(redis.call('HGET', KEYS[1], 'progress') or '0')
-  if current > progress then progress = current end
-end
+local current = tonumber(redis.call('HGET', KEYS[1], 'progress') or '0')
+if current > progress then progress = current end
 redis.call('HSET', KEYS[1], 'progress', tostring(progress), 'stage', ARGV[2],
            'eta', ARGV[3], 'speed', ARGV[4], 'updated_at', ARGV[5])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))

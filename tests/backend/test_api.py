@@ -145,6 +145,8 @@ def test_cancelled_job_answers_410(gated: LiveServer, tone: ToneFactory) -> None
         cancelled = api.cancel_job(job.id)
         assert cancelled.status == "cancelled"
         assert wait_for_stage(api, job.id)[-1].stage == "cancelled"
+        gated_service = _gate(gated)
+        gated_service.gate.set()
     with httpx.Client(base_url=gated.url) as http:
         response = http.get(f"/api/v1/jobs/{job.id}/output", headers=AUTH)
     assert response.status_code == 410
@@ -153,6 +155,19 @@ def test_cancelled_job_answers_410(gated: LiveServer, tone: ToneFactory) -> None
     assert list(work.iterdir()) == []
     outputs = gated.settings.data_dir / "blobs" / "outputs"
     assert not outputs.exists() or list(outputs.iterdir()) == []
+
+
+def test_server_stop_interrupts_running_job(
+    gated: LiveServer, tone: ToneFactory
+) -> None:
+    with gated.client() as api:
+        job = api.create_job(tone("stop.wav"), ConversionOptions("mp3"))
+        wait_for_stage(api, job.id, ("converting",))
+        _gate(gated).stop_running_jobs()
+        stopped = finished_job(api, job.id)
+    assert stopped.status == "failed"
+    assert stopped.error_code == "interrupted"
+    assert "stop.wav" in (stopped.error_message or "")
 
 
 def test_cancel_of_finished_job_is_harmless(api: ApiClient, tone: ToneFactory) -> None:
@@ -234,6 +249,15 @@ class TestRanges:
         assert response.status_code == 206
         assert len(response.content) == size - 100
 
+    @pytest.mark.parametrize("header", ["bytes=5-2", "bytes=1-" + "9" * 4301])
+    def test_unusable_range_returns_whole_file(
+        self, http: httpx.Client, completed: tuple[str, str, int], header: str
+    ) -> None:
+        job_id, _etag, size = completed
+        response = http.get(f"/jobs/{job_id}/output", headers={**AUTH, "Range": header})
+        assert response.status_code == 200
+        assert len(response.content) == size
+
     def test_range_past_end_returns_416(
         self, http: httpx.Client, completed: tuple[str, str, int]
     ) -> None:
@@ -242,3 +266,4 @@ class TestRanges:
         response = http.get(f"/jobs/{job_id}/output", headers=headers)
         assert response.status_code == 416
         assert response.headers["Content-Range"] == f"bytes */{size}"
+        assert response.json()["code"] == "range_not_satisfiable"

@@ -7,7 +7,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Header, Response, UploadFile, status
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from backend.api.auth import Owner
 from backend.api.deps import JobId, Service
@@ -17,7 +17,8 @@ from backend.jobs.model import ConversionOptions
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# At most 18 digits: larger numbers are no file offset.
+_RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")
 
 _ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorBody, "description": "Missing or wrong bearer token."},
@@ -115,7 +116,12 @@ def download_output(
         try:
             byte_range = parse_range(range_header, output.size)
         except RangeNotSatisfiable:
-            return Response(
+            return JSONResponse(
+                {
+                    "code": "range_not_satisfiable",
+                    "message": f"The range {range_header} starts past the end "
+                    f"of the {output.size}-byte file.",
+                },
                 status_code=status.HTTP_416_RANGE_NOT_SATISFIABLE,
                 headers={"Content-Range": f"bytes */{output.size}"},
             )
@@ -153,7 +159,9 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
         return (max(size - suffix, 0), size - 1)
     first = int(match[1])
     last = int(match[2]) if match[2] else size - 1
-    if first >= size or last < first:
+    if match[2] and last < first:
+        return None  # An invalid range is ignored (RFC 9110, section 14.2).
+    if first >= size:
         raise RangeNotSatisfiable(header)
     return (first, min(last, size - 1))
 

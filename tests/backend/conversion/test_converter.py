@@ -146,3 +146,46 @@ def test_exit_status_zero_is_not_trusted(
     assert caught.value.code in ("duration_mismatch", "output_invalid")
     assert "input.wav" in caught.value.message
     assert list(work_dir.iterdir()) == []
+
+
+def test_damaged_sample_rate_is_rejected(
+    converter: Converter, tone: ToneFactory, tmp_path: Path
+) -> None:
+    source = tone("one-hertz.wav", seconds=1.0, rate=8_000, channels=1)
+    data = bytearray(source.read_bytes())
+    data[24:28] = (1).to_bytes(4, "little")  # the header's sample rate field
+    damaged = tmp_path / "damaged.wav"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(InvalidInput) as caught:
+        converter.convert(damaged, "damaged.wav", ConversionOptions(format="flac"))
+    assert caught.value.code == "invalid_sample_rate"
+    assert "damaged.wav" in caught.value.message
+
+
+def test_ffmpeg_error_names_the_cause(
+    tone: ToneFactory, tmp_path: Path, work_dir: Path
+) -> None:
+    script = tmp_path / "failing-ffmpeg"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import subprocess, sys\n"
+        "if '-progress' in sys.argv and 'null' not in sys.argv:\n"
+        "    sys.stderr.write('[libfoo @ 0x55c7] Invalid channel layout 4.0\\n')\n"
+        "    sys.stderr.write('[out#0/ogg @ 0x55c8] Nothing was written\\n')\n"
+        "    sys.exit(1)\n"
+        f"sys.exit(subprocess.call([{FFMPEG!r}, *sys.argv[1:]]))\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    converter = Converter(str(script), work_dir)
+    with pytest.raises(ConversionFailed) as caught:
+        converter.convert(tone("in.wav"), "in.wav", ConversionOptions(format="mp3"))
+    assert caught.value.code == "ffmpeg_failed"
+    assert caught.value.message.endswith("Invalid channel layout 4.0.")
+
+
+def test_leftovers_are_removed(work_dir: Path) -> None:
+    converter = Converter(FFMPEG, work_dir)
+    (work_dir / "output-abc.mp3").write_bytes(b"partial")
+    (work_dir / "input-x").mkdir()
+    assert converter.remove_leftovers() == 2
+    assert list(work_dir.iterdir()) == []

@@ -113,3 +113,41 @@ def test_invalid_options_are_rejected(
     with pytest.raises(InvalidOptions) as caught:
         resolve_encoder(options, CD_STEREO)
     assert fragment in caught.value.message
+
+
+def test_mp3_low_rate_caps_bitrate() -> None:
+    options = ConversionOptions(format="mp3", bitrate_kbps=320, sample_rate=8_000)
+    settings = resolve_encoder(options, CD_STEREO)
+    assert settings.bitrate_kbps == 64
+    assert "320 kbit/s" in settings.adjustments[0]
+
+
+def test_mp3_mpeg2_rate_caps_bitrate() -> None:
+    options = ConversionOptions(format="mp3", bitrate_kbps=320, sample_rate=22_050)
+    assert resolve_encoder(options, CD_STEREO).bitrate_kbps == 160
+
+
+def test_opus_mono_bitrate_capped_per_channel() -> None:
+    options = ConversionOptions(format="opus", bitrate_kbps=510, channels=1)
+    settings = resolve_encoder(options, CD_STEREO)
+    assert settings.bitrate_kbps == 256
+    assert settings.adjustments
+
+
+def test_opus_downmixes_surround() -> None:
+    source = SourceAudio(sample_rate=48_000, channels=4)
+    settings = resolve_encoder(ConversionOptions(format="opus"), source)
+    assert settings.channels == 2
+
+
+def test_vorbis_bitrate_maps_to_quality() -> None:
+    options = ConversionOptions(format="vorbis", bitrate_kbps=190)
+    settings = resolve_encoder(options, CD_STEREO)
+    assert settings.bitrate_kbps is None
+    assert settings.quality == 6.0
+    assert "quality 6" in settings.adjustments[0]
+
+
+def test_vorbis_rate_capped_at_192k() -> None:
+    options = ConversionOptions(format="vorbis", sample_rate=384_000)
+    assert resolve_encoder(options, CD_STEREO).sample_rate == 192_000
