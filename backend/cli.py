@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from backend import __version__
 from backend.api.app import create_app
+from backend.datalock import DataFolderInUse, lock_data_folder
 from backend.settings import Settings
 
 logger = logging.getLogger("backend")
@@ -141,6 +142,11 @@ def serve(argv: Sequence[str]) -> int:
     except (ValidationError, OSError) as error:
         logger.error("Invalid settings: %s", error)
         return 2
+    try:
+        data_lock = lock_data_folder(settings.data_dir)
+    except DataFolderInUse as error:
+        logger.error("%s Stop it or choose another --data-dir.", error)
+        return 2
     if settings.token is None and not _is_loopback(args.host):
         logger.warning(
             "Serving on %s without a token: anyone who can reach it may use it",
@@ -163,7 +169,10 @@ def serve(argv: Sequence[str]) -> int:
     )
     if args.exit_with_stdin:
         _stop_when_stdin_closes(server)
-    asyncio.run(_serve(server, sock))
+    try:
+        asyncio.run(_serve(server, sock))
+    finally:
+        data_lock.close()
     return 0
 
 

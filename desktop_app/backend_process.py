@@ -14,8 +14,10 @@ import logging
 import os
 import queue
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -25,6 +27,7 @@ from typing import IO, Self
 import httpx
 import platformdirs
 
+from backend.datalock import data_folder_in_use
 from desktop_app.client.errors import BackendStartError
 
 logger = logging.getLogger(__name__)
@@ -55,11 +58,14 @@ class BundledBackend:
         self,
         data_dir: Path | None = None,
         *,
+        ephemeral: bool = False,
         workers: int | None = None,
         extra_env: dict[str, str] | None = None,
         startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
     ) -> None:
         self.data_dir = data_dir or default_data_dir()
+        self._ephemeral = ephemeral
+        self._backend_dir: Path | None = None
         self.token = secrets.token_urlsafe(32)
         self.url: str | None = None
         self._workers = workers
@@ -101,10 +107,11 @@ class BundledBackend:
         thread ends, not the process.
         """
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        backend_dir = self._choose_backend_dir()
         command = [
             *backend_command(),
             "--host", LOOPBACK, "--port", "0",
-            "--data-dir", str(self.data_dir / "backend"),
+            "--data-dir", str(backend_dir),
             "--exit-with-stdin",
         ]  # fmt: skip
         if self._workers is not None:
@@ -159,6 +166,28 @@ class BundledBackend:
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
+        if self._ephemeral and self._backend_dir is not None:
+            shutil.rmtree(self._backend_dir, ignore_errors=True)
+            self._backend_dir = None
+
+    def _choose_backend_dir(self) -> Path:
+        """Return the backend's data folder: the shared one, or a private one.
+
+        Jobs in the shared folder survive a restart. A run that does not need
+        that (the CLI), or that finds another app's backend on the shared
+        folder, gets a private folder that is deleted on stop.
+        """
+        shared = self.data_dir / "backend"
+        if not self._ephemeral and data_folder_in_use(shared):
+            logger.warning("%s is in use; using a private data folder", shared)
+            self._ephemeral = True
+        if self._ephemeral:
+            self._backend_dir = Path(
+                tempfile.mkdtemp(prefix="backend-", dir=self.data_dir)
+            )
+        else:
+            self._backend_dir = shared
+        return self._backend_dir
 
     def _wait_for_port(self) -> int:
         if self._process is None or self._process.stdout is None:

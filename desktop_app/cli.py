@@ -26,7 +26,7 @@ from rich.progress import (
 from desktop_app.backend_process import BundledBackend
 from desktop_app.client.api import ApiClient
 from desktop_app.client.downloader import Downloader
-from desktop_app.client.errors import ClientError
+from desktop_app.client.errors import ApiError, ClientError
 from desktop_app.client.models import ConversionOptions
 from desktop_app.client.poller import JobState, Poller
 from desktop_app.formatting import describe_state
@@ -42,6 +42,10 @@ EXIT_INTERRUPTED = 130
 CONNECTION_LOSS_SECONDS = 60.0
 
 
+class InvalidOptionsError(ClientError):
+    """The server rejected the conversion options themselves."""
+
+
 @dataclass
 class FileOutcome:
     """The end of one input file: where its output went, or why it failed."""
@@ -49,6 +53,7 @@ class FileOutcome:
     source: Path
     output: Path | None = None
     error: str | None = None
+    notes: tuple[str, ...] = ()
 
 
 def add_convert_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -111,7 +116,9 @@ def run_convert(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     outcomes = {path: FileOutcome(path) for path in args.files}
     for path, outcome in outcomes.items():
-        if not path.is_file():
+        if path.is_dir():
+            outcome.error = f"{path} is a folder; name the audio files in it."
+        elif not path.is_file():
             outcome.error = f"{path} was not found."
 
     try:
@@ -119,6 +126,9 @@ def run_convert(args: argparse.Namespace) -> int:
             _Batch(api, options, args.out, args.poll_interval, console).run(
                 [o for o in outcomes.values() if o.error is None]
             )
+    except InvalidOptionsError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except ClientError as error:
         print(f"Error: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -137,13 +147,14 @@ def _connect(args: argparse.Namespace, console: Console) -> Iterator[ApiClient]:
             api.health()
             yield api
         return
-    with (
-        console.status("Starting the converter backend..."),
-        BundledBackend() as backend,
-    ):
-        assert backend.url is not None
-        with ApiClient(backend.url, backend.token) as api:
+    backend = BundledBackend(ephemeral=True)
+    try:
+        with console.status("Starting the converter backend..."):
+            url = backend.start()
+        with ApiClient(url, backend.token) as api:
             yield api
+    finally:
+        backend.stop()
 
 
 class _Batch:
@@ -195,6 +206,13 @@ class _Batch:
             task = bars.add_task(outcome.source.name, total=100, status="uploading")
             try:
                 job = self._api.create_job(outcome.source, self._options)
+            except ApiError as error:
+                if error.code == "invalid_options":
+                    # The same options fail for every file: stop at once.
+                    raise InvalidOptionsError(error.message) from error
+                outcome.error = f"{outcome.source.name}: {error}"
+                bars.update(task, status="failed")
+                continue
             except ClientError as error:
                 outcome.error = f"{outcome.source.name}: {error}"
                 bars.update(task, status="failed")
@@ -224,6 +242,8 @@ class _Batch:
                     )
                 elif state.is_terminal and state.error_message:
                     outcome.error = state.error_message
+                if state.job is not None:
+                    outcome.notes = state.job.adjustments
             lost_since = self._check_connection(lost_since)
             time.sleep(self._poll_seconds)
 
@@ -269,6 +289,8 @@ def _report(outcomes: Iterable[FileOutcome]) -> int:
     for outcome in outcomes:
         if outcome.output is not None:
             print(f"{outcome.source} -> {outcome.output}")
+            for note in outcome.notes:
+                print(f"  note: {note}")
         else:
             failed += 1
             print(f"Failed: {outcome.error}", file=sys.stderr)

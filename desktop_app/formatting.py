@@ -27,6 +27,24 @@ def format_duration(seconds: float) -> str:
     return f"{secs} s"
 
 
+def describe_error(action: str, error: Exception) -> str:
+    """Return a sentence for a failed action, without Python's error syntax."""
+    if isinstance(error, OSError) and error.strerror:
+        where = f" ({error.filename})" if error.filename else ""
+        return f"{action} failed: {error.strerror}{where}."
+    text = str(error).rstrip()
+    return (
+        f"{action} failed: {text}"
+        if text.endswith(".")
+        else f"{action} failed: {text}."
+    )
+
+
+def plural(count: int, noun: str) -> str:
+    """Return `1 file`, `2 files`."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def describe_state(state: JobState) -> str:
     """Return the stage with speed and time left, or the failure reason."""
     if state.stage == "failed" and state.error_message:
@@ -35,7 +53,7 @@ def describe_state(state: JobState) -> str:
     details = []
     if state.stage == "converting":
         if state.speed:
-            details.append(f"{state.speed:.1f}\u00d7")
+            details.append(f"{state.speed:.0f}\u00d7 real time")
         if state.eta_seconds is not None:
             details.append(f"{format_duration(state.eta_seconds)} left")
     if state.connection_problem:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 import time
 import uuid
@@ -59,7 +60,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 HASH_CHUNK_SIZE = 1024 * 1024
-MAX_FILENAME_CHARS = 200
+# File names are stored shortened to this many UTF-8 bytes.
+MAX_FILENAME_BYTES = 200
 
 _STAGE_FOR_STATUS = {
     JobStatus.QUEUED: Stage.QUEUED,
@@ -152,9 +154,12 @@ class JobService:
         if job is None or job.owner != owner:
             raise JobNotFound(f"Job {job_id} was not found.")
         snapshot = self._read_progress(job_id)
-        if snapshot is not None:
+        if snapshot is not None and (
+            snapshot.stage.is_terminal or not job.status.is_terminal
+        ):
             return snapshot
-        # Only the stage is known; the job store has no percentage.
+        # No snapshot, or one left behind by a lost final publish: the job
+        # store is the source of truth. Only the stage is known from it.
         percent = 100.0 if job.status is JobStatus.COMPLETED else None
         return Progress(
             percent, _STAGE_FOR_STATUS[job.status], updated_at=job.updated_at
@@ -211,9 +216,17 @@ class JobService:
             job = self._durably(
                 self.jobs.transition, job_id, JobStatus.QUEUED, JobStatus.RUNNING
             )
-        except (TransitionRejected, StoreUnavailable) as error:
+        except TransitionRejected as error:
             self._unregister_cancel(job_id)
-            logger.warning("Job %s not started: %s", job_id, error.message)
+            logger.info("Job %s not started: %s", job_id, error.message)
+            return
+        except StoreUnavailable as error:
+            self._unregister_cancel(job_id)
+            logger.error(
+                "Job %s not started, retrying in %.0f s: %s",
+                job_id, self._outage_seconds, error.message,
+            )  # fmt: skip
+            self._later(self.run_job, job_id)
             return
 
         logger.info("Job %s started: %s", job_id, job.input_filename)
@@ -354,10 +367,13 @@ class JobService:
             logger.info("Job %s not marked failed: %s", job.id, error.message)
             return
         except StoreUnavailable as error:
-            # Left as it is; the next server start marks it interrupted.
+            # Try again later, for as long as it takes: a job must never stay
+            # running once its worker has given up on it.
             logger.error(
-                "Job %s could not be marked failed (%s): %s", job.id, code, error
-            )
+                "Job %s could not be marked failed (%s), retrying in %.0f s: %s",
+                job.id, code, self._outage_seconds, error,
+            )  # fmt: skip
+            self._later(self._fail, job, code, message)
             return
         self._publish(job.id, 0.0, Stage.FAILED)
         self._delete_blob(job.input_key)
@@ -389,6 +405,14 @@ class JobService:
             return None
         self._progress_errors.recovered()
         return snapshot
+
+    def _later(self, call: Callable[..., object], *args: Any) -> None:
+        """Run `call` again after the outage time, unless the server stops."""
+        if self._stopping.is_set():
+            return
+        timer = threading.Timer(self._outage_seconds, call, args=args)
+        timer.daemon = True
+        timer.start()
 
     def _delete_blob(self, key: str) -> None:
         """Delete a blob that is no longer needed; a failure only leaks storage."""
@@ -474,7 +498,11 @@ def sanitize_filename(filename: str | None) -> str:
     name = "".join(ch for ch in name if ch.isprintable()).strip()
     if name in ("", ".", ".."):
         return "upload"
-    return name[:MAX_FILENAME_CHARS]
+    if len(name.encode()) <= MAX_FILENAME_BYTES:
+        return name
+    stem, suffix = os.path.splitext(name)
+    budget = MAX_FILENAME_BYTES - len(suffix.encode())
+    return stem.encode()[:budget].decode("utf-8", "ignore").rstrip() + suffix
 
 
 def output_filename(input_filename: str, extension: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+from boto3.exceptions import RetriesExceededError, S3UploadFailedError
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -12,7 +13,13 @@ from backend.errors import StoreUnavailable
 from backend.settings import Settings
 
 # Errors that mean the service is unreachable or overloaded, not a bad request.
-UNAVAILABLE_ERRORS = (BotoCoreError, ClientError)
+# The S3 transfer manager raises its own types for failed uploads and downloads.
+UNAVAILABLE_ERRORS = (
+    BotoCoreError,
+    ClientError,
+    S3UploadFailedError,
+    RetriesExceededError,
+)
 
 
 def aws_client(service: str, settings: Settings, endpoint_url: str | None) -> Any:

@@ -40,6 +40,8 @@ from desktop_app.client.models import JobInfo, OutputInfo
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 256 * 1024
+# Leaves room for " (9999)" and ".<job>.part" within a 255-byte file name.
+MAX_NAME_BYTES = 230
 MAX_NUMBERED_NAMES = 10_000
 
 DownloadProgress = Callable[[int, int], None]
@@ -260,11 +262,25 @@ class _Transfer:
 
 
 def safe_filename(name: str) -> str:
-    """Return `name` without folders, so a server can never choose the folder."""
+    """Return `name` without folders, so a server can never choose the folder.
+
+    Long names are shortened so that the part file and numbered names stay
+    within the 255-byte limit of common file systems.
+    """
     base = Path(name.replace("\\", "/")).name.strip()
     if base in ("", ".", ".."):
         return "output"
-    return base
+    return fit_filename(base, MAX_NAME_BYTES)
+
+
+def fit_filename(name: str, max_bytes: int) -> str:
+    """Shorten the stem of `name` until its UTF-8 form has at most max_bytes."""
+    if len(name.encode()) <= max_bytes:
+        return name
+    stem, suffix = os.path.splitext(name)
+    budget = max_bytes - len(suffix.encode())
+    shortened = stem.encode()[:budget].decode("utf-8", "ignore").rstrip()
+    return f"{shortened}{suffix}"
 
 
 def place_file(source: Path, folder: Path, name: str) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from desktop_app.client.api import ApiClient
 from desktop_app.client.downloader import Downloader
 from desktop_app.client.models import ConversionOptions, FormatInfo, JobInfo
 from desktop_app.client.poller import JobState, Poller
+from desktop_app.formatting import describe_error, plural
 from desktop_app.ui.delegates import ProgressBarDelegate, RowActions
 from desktop_app.ui.job_model import Column, JobTableModel, Phase
 from desktop_app.ui.workers import TaskRunner
@@ -73,9 +75,12 @@ class MainWindow(QMainWindow):
         *,
         runner: TaskRunner | None = None,
         poll_interval_ms: int = POLL_INTERVAL_MS,
+        confirm: Callable[[str, str], bool] | None = None,
         parent: QWidget | None = None,
     ) -> None:
+        """Build the window; `confirm(title, text)` asks the user yes or no."""
         super().__init__(parent)
+        self._confirm = confirm or self._ask
         self._settings = settings
         self._runner = runner or TaskRunner(parent=self)
         self._api: ApiClient | None = None
@@ -193,7 +198,7 @@ class MainWindow(QMainWindow):
                 key, saving=False, saved_path=path
             ),
             on_failure=lambda error: self._model.update_row(
-                key, saving=False, error=f"Saving failed: {error}"
+                key, saving=False, error=describe_error("Saving", error)
             ),
             on_progress=lambda done, total: self._model.update_row(
                 key, save_percent=100.0 * done / total if total else 0.0
@@ -226,8 +231,10 @@ class MainWindow(QMainWindow):
         self._quality_combo.setAccessibleName("Quality")
         self._quality_combo.setMinimumContentsLength(14)
         self._output_edit = QLineEdit()
-        self._output_edit.setReadOnly(True)
         self._output_edit.setAccessibleName("Output folder")
+        self._output_edit.setToolTip(
+            "Folder for saved files; type a path or use Choose..."
+        )
         self._output_button = QPushButton("Choose...")
         self._output_button.setAccessibleName("Choose output folder")
         self._convert_button = QPushButton("Convert")
@@ -293,6 +300,7 @@ class MainWindow(QMainWindow):
     def _connect_signals(self) -> None:
         self._add_button.clicked.connect(self._on_add_button_clicked)
         self._output_button.clicked.connect(self._on_output_button_clicked)
+        self._output_edit.editingFinished.connect(self._on_output_edit_editing_finished)
         self._convert_button.clicked.connect(self.start_conversion)
         self._format_combo.currentIndexChanged.connect(
             self._on_format_combo_current_index_changed
@@ -331,6 +339,12 @@ class MainWindow(QMainWindow):
         )
         if folder:
             self.set_output_folder(Path(folder))
+
+    @Slot()
+    def _on_output_edit_editing_finished(self) -> None:
+        text = self._output_edit.text().strip()
+        if text:
+            self.set_output_folder(Path(text).expanduser())
 
     @Slot(int)
     def _on_format_combo_current_index_changed(self, index: int) -> None:
@@ -396,7 +410,9 @@ class MainWindow(QMainWindow):
             lambda report: api.create_job(source, options, on_upload=report),
             on_success=on_uploaded,
             on_failure=lambda error: self._model.update_row(
-                key, phase=Phase.UPLOAD_FAILED, error=f"Upload failed: {error}"
+                key,
+                phase=Phase.UPLOAD_FAILED,
+                error=describe_error("Sending the file to the converter", error),
             ),
             on_progress=lambda done, total: self._model.update_row(
                 key, upload_percent=100.0 * done / total if total else 100.0
@@ -469,8 +485,10 @@ class MainWindow(QMainWindow):
             self._table_stack.setCurrentWidget(self._empty_label)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        busy = sum(1 for row in self._model.rows() if row.is_active)
-        if busy and not self._confirm_quit(busy):
+        rows = self._model.rows()
+        busy = sum(1 for row in rows if row.is_active)
+        unsaved = sum(1 for row in rows if row.can_save and row.saved_path is None)
+        if (busy or unsaved) and not self._confirm_quit(busy, unsaved):
             event.ignore()
             return
         self._poll_timer.stop()
@@ -478,13 +496,22 @@ class MainWindow(QMainWindow):
         self._settings.sync()
         super().closeEvent(event)
 
-    def _confirm_quit(self, busy: int) -> bool:
-        answer = QMessageBox.question(
-            self,
+    def _confirm_quit(self, busy: int, unsaved: int) -> bool:
+        problems = []
+        if busy:
+            verb = "is" if busy == 1 else "are"
+            problems.append(
+                f"{plural(busy, 'file')} {verb} still converting or saving."
+            )
+        if unsaved:
+            problems.append(f"{plural(unsaved, 'converted file')} not saved yet.")
+        return self._confirm(
             "Quit Audio Converter?",
-            f"{busy} file(s) are still converting or saving. "
-            "Quitting stops them. Quit anyway?",
+            " ".join([*problems, "Quitting discards them. Quit anyway?"]),
         )
+
+    def _ask(self, title: str, text: str) -> bool:
+        answer = QMessageBox.question(self, title, text)
         return answer == QMessageBox.StandardButton.Yes
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

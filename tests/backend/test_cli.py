@@ -80,3 +80,19 @@ def test_busy_port_is_reported(tmp_path: Path) -> None:
         )  # fmt: skip
     assert completed.returncode == 2
     assert f"Cannot listen on 127.0.0.1:{port}" in completed.stderr
+
+
+def test_second_server_on_same_data_dir_refused(
+    server: subprocess.Popen[str], tmp_path: Path
+) -> None:
+    _ready_port(server)
+    completed = subprocess.run(
+        [sys.executable, "-m", "backend", "--port", "0",
+         "--data-dir", str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_SECONDS,
+        check=False,
+    )  # fmt: skip
+    assert completed.returncode == 2
+    assert "Another Audio Converter server is using" in completed.stderr

@@ -185,3 +185,11 @@ def test_failed_start_raises_start_error(tmp_path: Path) -> None:
 
     assert str(backend.log_path) in str(caught.value)
     assert backend.pid is None
+
+
+def test_busy_shared_folder_falls_back(tmp_path: Path) -> None:
+    with BundledBackend(tmp_path) as first, BundledBackend(tmp_path) as second:
+        assert first.url != second.url
+        private = [p for p in tmp_path.iterdir() if p.name.startswith("backend-")]
+        assert len(private) == 1
+    assert [p for p in tmp_path.iterdir() if p.name.startswith("backend-")] == []

@@ -216,3 +216,15 @@ def test_unknown_format_is_usage_error(good: Path, tmp_path: Path) -> None:
 
 def test_format_choices_match_server(api: ApiClient) -> None:
     assert set(FORMAT_NAMES) == {item.name for item in api.formats()}
+
+
+def test_rejected_options_exit_2_once(
+    live_server: LiveServer, good: Path, tmp_path: Path
+) -> None:
+    result = run_cli(
+        "convert", good, good, "--to", "mp3", "--quality", "15",
+        "--server", live_server.url, "--token", TEST_TOKEN,
+        data_home=tmp_path / "data-home",
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.count("Quality 15") == 1

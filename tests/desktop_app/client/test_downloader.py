@@ -526,3 +526,11 @@ def test_failed_job_is_not_retried(
 
     assert not isinstance(caught.value, TransientApiError)
     assert waits == []
+
+
+def test_long_name_fits_file_system_limit() -> None:
+    name = "日" * 80 + ".flac"
+    fitted = safe_filename(name)
+    assert len(fitted.encode()) <= 230
+    assert fitted.endswith(".flac")
+    assert fitted.startswith("日")

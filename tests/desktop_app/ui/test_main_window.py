@@ -30,7 +30,7 @@ def gated(server_factory: ServerFactory) -> LiveServer:
 def _open_window(
     qtbot: QtBot, settings: QSettings, server: LiveServer, output: Path
 ) -> MainWindow:
-    window = MainWindow(settings, poll_interval_ms=50)
+    window = MainWindow(settings, poll_interval_ms=50, confirm=_confirm_yes)
     qtbot.addWidget(window)
     window.show()
     with qtbot.waitSignal(window.backend_ready, timeout=WAIT_MS):
@@ -44,6 +44,14 @@ def window(
     qtbot: QtBot, settings: QSettings, live_server: LiveServer, tmp_path: Path
 ) -> Iterator[MainWindow]:
     yield _open_window(qtbot, settings, live_server, tmp_path / "out")
+
+
+QUESTIONS: list[str] = []
+
+
+def _confirm_yes(title: str, text: str) -> bool:
+    QUESTIONS.append(text)
+    return True
 
 
 def _only_row(window: MainWindow) -> JobRow:
@@ -181,7 +189,7 @@ def test_output_folder_is_remembered(
     folder = tmp_path / "elsewhere"
     window.set_output_folder(folder)
     window.close()
-    again = MainWindow(settings)
+    again = MainWindow(settings, confirm=_confirm_yes)
     qtbot.addWidget(again)
     assert again.output_folder() == folder
 
@@ -210,7 +218,7 @@ def test_convert_needs_ready_files(qtbot: QtBot, window: MainWindow) -> None:
 
 
 def test_backend_failure_is_shown(qtbot: QtBot, settings: QSettings) -> None:
-    window = MainWindow(settings)
+    window = MainWindow(settings, confirm=_confirm_yes)
     qtbot.addWidget(window)
     with qtbot.waitSignal(window.backend_failed, timeout=WAIT_MS):
         window.show_backend_error("The converter backend exited while starting.")
@@ -223,3 +231,16 @@ def test_added_file_is_ready(window: MainWindow, tone: ToneFactory) -> None:
     assert row.phase is Phase.READY
     assert row.status_text == "Ready"
     assert not window.row_actions(row.key).save_button.isEnabled()
+
+
+def test_quit_warns_about_unsaved_output(
+    qtbot: QtBot, window: MainWindow, tone: ToneFactory
+) -> None:
+    window.add_files([tone("keep.wav")])
+    window.start_conversion()
+    row = _only_row(window)
+    qtbot.waitUntil(lambda: row.can_save, timeout=WAIT_MS)
+    QUESTIONS.clear()
+    window.close()
+    assert len(QUESTIONS) == 1
+    assert "1 converted file not saved yet" in QUESTIONS[0]
