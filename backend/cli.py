@@ -89,7 +89,7 @@ def init_aws(argv: Sequence[str]) -> int:
         "credentials come from the usual AWS sources.",
     )
     parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
 
     from backend.stores.aws import aws_client
     from backend.stores.dynamodb_jobs import create_table
