@@ -236,7 +236,7 @@ class BundledBackend:
                     pass
                 time.sleep(0.05)
         raise BackendStartError(
-            f"The converter backend at {self.url} did not answer its health "
+            f"The converter backend at {self.url} did not respond to its health "
             f"check; see {self.log_path}."
         )
 

@@ -2,8 +2,8 @@
 
 The completion protocol lives in `_complete`: the verified output is stored,
 the job store commits `running -> completed` with the output's key, size and
-SHA-256, and only after that write succeeds does the progress store say
-`progress=100, stage=completed`. A client that saw that stage can therefore
+SHA-256, and only after that write succeeds is `progress=100, stage=completed`
+published to the progress store. A client that saw that stage can therefore
 always download, because the download route reads the job store directly.
 """
 
@@ -457,8 +457,8 @@ class _ErrorThrottle:
 
     INTERVAL_SECONDS = 60.0
 
-    def __init__(self, what: str) -> None:
-        self._what = what
+    def __init__(self, description: str) -> None:
+        self._description = description
         self._lock = threading.Lock()
         self._failing_since: float | None = None
         self._last_logged = 0.0
@@ -474,7 +474,7 @@ class _ErrorThrottle:
                 return
             self._last_logged = now
             count = self._count
-        logger.warning("%s (%d errors so far): %s", self._what, count, error)
+        logger.warning("%s (%d errors so far): %s", self._description, count, error)
 
     def recovered(self) -> None:
         with self._lock:
@@ -482,7 +482,7 @@ class _ErrorThrottle:
                 return
             self._failing_since = None
             count, self._count = self._count, 0
-        logger.info("%s again reachable after %d errors", self._what, count)
+        logger.info("%s again reachable after %d errors", self._description, count)
 
 
 def _log_store_retry(state: RetryCallState) -> None:

@@ -114,7 +114,7 @@ class Downloader:
     ) -> Path:
         """Save the job's output in `folder` and return the path written.
 
-        Raises ApiError for a final answer (404, 410, 422), IntegrityError
+        Raises ApiError for a final error response (404, 410, 422), IntegrityError
         when every attempt delivered bad bytes, ServerUnreachable or
         TransientApiError when retries ran out, DownloadCancelled on cancel.
         """

@@ -62,7 +62,7 @@ class MainWindow(QMainWindow):
     window can show while the bundled backend starts.
 
     Signals:
-        backend_ready(): the backend answered and its formats are listed.
+        backend_ready(): the backend responded and its formats are listed.
         backend_failed(str): the backend cannot be used; the reason.
     """
 
@@ -78,7 +78,7 @@ class MainWindow(QMainWindow):
         confirm: Callable[[str, str], bool] | None = None,
         parent: QWidget | None = None,
     ) -> None:
-        """Build the window; `confirm(title, text)` asks the user yes or no."""
+        """Build the window; `confirm(title, text)` returns the user's yes or no."""
         super().__init__(parent)
         self._confirm = confirm or self._ask
         self._settings = settings

@@ -1,14 +1,20 @@
 from __future__ import annotations
 
 import threading
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from backend.errors import TransitionRejected
 from backend.jobs.model import ConversionOptions, Job, JobOutput, JobStatus
-from backend.stores.base import JobChanges
+from backend.settings import Settings
+from backend.stores.aws import aws_client
+from backend.stores.base import JobChanges, JobStore
+from backend.stores.dynamodb_jobs import DynamoJobStore, create_table
 from backend.stores.sqlite_jobs import SqliteJobStore
+from tests.helpers.services import MotoServer
 
 
 def _job(job_id: str = "job-1") -> Job:
@@ -25,21 +31,36 @@ def _job(job_id: str = "job-1") -> Job:
     )
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> SqliteJobStore:
-    return SqliteJobStore(tmp_path / "jobs.sqlite3")
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def store(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[JobStore]:
+    """Each test runs on SQLite and on DynamoDB (moto's server)."""
+    if request.param == "sqlite":
+        sqlite = SqliteJobStore(tmp_path / "jobs.sqlite3")
+        yield sqlite
+        sqlite.close()
+        return
+    moto: MotoServer = request.getfixturevalue("moto_server")
+    settings = Settings(
+        dynamodb_endpoint_url=moto.url,
+        dynamodb_table=f"jobs-{uuid.uuid4().hex[:10]}",
+        data_dir=tmp_path,
+    )
+    create_table(aws_client("dynamodb", settings, moto.url), settings.dynamodb_table)
+    dynamo = DynamoJobStore(settings)
+    yield dynamo
+    dynamo.close()
 
 
-def test_created_job_reads_back(store: SqliteJobStore) -> None:
+def test_created_job_reads_back(store: JobStore) -> None:
     store.create(_job())
     assert store.get("job-1") == _job()
 
 
-def test_missing_job_is_none(store: SqliteJobStore) -> None:
+def test_missing_job_is_none(store: JobStore) -> None:
     assert store.get("nope") is None
 
 
-def test_transition_records_output(store: SqliteJobStore) -> None:
+def test_transition_records_output(store: JobStore) -> None:
     store.create(_job())
     store.transition("job-1", JobStatus.QUEUED, JobStatus.RUNNING)
     output = JobOutput("outputs/job-1.mp3", 10, "ab" * 32, "song.mp3", 1.5)
@@ -52,7 +73,7 @@ def test_transition_records_output(store: SqliteJobStore) -> None:
     assert stored.output == output
 
 
-def test_late_event_cannot_reopen_job(store: SqliteJobStore) -> None:
+def test_late_event_cannot_reopen_job(store: JobStore) -> None:
     store.create(_job())
     store.transition("job-1", JobStatus.QUEUED, JobStatus.CANCELLED)
     with pytest.raises(TransitionRejected) as caught:
@@ -63,7 +84,7 @@ def test_late_event_cannot_reopen_job(store: SqliteJobStore) -> None:
     assert stored.status is JobStatus.CANCELLED
 
 
-def test_duplicate_completion_is_rejected(store: SqliteJobStore) -> None:
+def test_duplicate_completion_is_rejected(store: JobStore) -> None:
     store.create(_job())
     store.transition("job-1", JobStatus.QUEUED, JobStatus.RUNNING)
     store.transition("job-1", JobStatus.RUNNING, JobStatus.FAILED)
@@ -71,19 +92,19 @@ def test_duplicate_completion_is_rejected(store: SqliteJobStore) -> None:
         store.transition("job-1", JobStatus.RUNNING, JobStatus.COMPLETED)
 
 
-def test_missing_job_transition_is_rejected(store: SqliteJobStore) -> None:
+def test_missing_job_transition_is_rejected(store: JobStore) -> None:
     with pytest.raises(TransitionRejected) as caught:
         store.transition("ghost", JobStatus.QUEUED, JobStatus.RUNNING)
     assert caught.value.actual is None
 
 
-def test_undefined_transition_is_a_bug(store: SqliteJobStore) -> None:
+def test_undefined_transition_is_a_bug(store: JobStore) -> None:
     store.create(_job())
     with pytest.raises(ValueError, match="not a transition"):
         store.transition("job-1", JobStatus.QUEUED, JobStatus.COMPLETED)
 
 
-def test_concurrent_transitions_have_one_winner(store: SqliteJobStore) -> None:
+def test_concurrent_transitions_have_one_winner(store: JobStore) -> None:
     store.create(_job())
     winners: list[JobStatus] = []
     barrier = threading.Barrier(8)
@@ -105,7 +126,7 @@ def test_concurrent_transitions_have_one_winner(store: SqliteJobStore) -> None:
     assert len(winners) == 1
 
 
-def test_list_by_status(store: SqliteJobStore) -> None:
+def test_list_by_status(store: JobStore) -> None:
     store.create(_job("a"))
     store.create(_job("b"))
     store.transition("b", JobStatus.QUEUED, JobStatus.RUNNING)
