@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backend.conversion.ffmpeg import (
+    SAFE_INPUT_ARGS,
     FfmpegProgress,
     FfmpegRun,
     measure_decoded_duration,
@@ -164,6 +165,12 @@ class Converter:
                 code="probe_timed_out",
             ) from None
         if info.audio is None:
+            if info.unsupported_format:
+                raise InvalidInput(
+                    f"{filename} is not in an audio format this converter reads "
+                    "(playlists and streaming manifests are rejected).",
+                    code="unsupported_format",
+                )
             if info.unreadable:
                 raise InvalidInput(
                     f"{filename} is not an audio file FFmpeg can read.",
@@ -194,7 +201,7 @@ class Converter:
     ) -> FfmpegRun:
         args = [
             self._ffmpeg, "-hide_banner", "-v", "error", "-y",
-            "-i", str(source),
+            *SAFE_INPUT_ARGS, "-i", str(source),
             "-map", "0:a:0", "-map_metadata", "0",
             *encoder_args,
             "-f", muxer, str(output),

@@ -21,6 +21,20 @@ import imageio_ffmpeg
 
 logger = logging.getLogger(__name__)
 
+# Demuxers an input may be read with: audio containers only. Playlists and
+# concat lists (HLS, ffconcat) are not among them, so a text file named .mp3
+# can never make FFmpeg open another file or a URL.
+AUDIO_DEMUXERS = (
+    "aac", "ac3", "aiff", "amr", "ape", "asf", "au", "caf", "dsf", "dts",
+    "eac3", "flac", "matroska", "mlp", "mov", "mp3", "mpc", "mpc8", "ogg",
+    "rf64", "truehd", "tta", "voc", "w64", "wav", "wsaud", "wv",
+)  # fmt: skip
+# Input options that keep FFmpeg to the local file it was given.
+SAFE_INPUT_ARGS = (
+    "-protocol_whitelist", "file",
+    "-format_whitelist", ",".join(AUDIO_DEMUXERS),
+)  # fmt: skip
+
 # How often the runner checks for cancellation and the deadline.
 _POLL_SECONDS = 0.05
 _STDERR_LINES_KEPT = 40
@@ -149,7 +163,7 @@ def measure_decoded_duration(
     the run, so callers can report FFmpeg's own error.
     """
     run = run_ffmpeg(
-        [ffmpeg, "-hide_banner", "-v", "error", "-i", str(path),
+        [ffmpeg, "-hide_banner", "-v", "error", *SAFE_INPUT_ARGS, "-i", str(path),
          "-map", "0:a:0", "-f", "null", "-"],
         cancel=cancel,
         timeout=timeout,

@@ -13,6 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from backend.conversion.ffmpeg import SAFE_INPUT_ARGS
 from backend.conversion.formats import SourceAudio
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ _UNREADABLE_MARKERS = (
     "Invalid data found when processing input",
     "could not find codec parameters",
     "Error opening input",
+    "Format not on whitelist",
 )
 
 
@@ -52,11 +54,16 @@ class MediaInfo:
     unreadable: bool
     report: str
 
+    @property
+    def unsupported_format(self) -> bool:
+        """True when the file is in a container this converter does not read."""
+        return "Format not on whitelist" in self.report
+
 
 def probe(ffmpeg: str, path: Path) -> MediaInfo:
     """Probe `path` with `ffmpeg -i` and parse the printed stream summary."""
     completed = subprocess.run(
-        [ffmpeg, "-hide_banner", "-nostdin", "-i", str(path)],
+        [ffmpeg, "-hide_banner", "-nostdin", *SAFE_INPUT_ARGS, "-i", str(path)],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         timeout=PROBE_TIMEOUT_SECONDS,

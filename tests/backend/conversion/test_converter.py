@@ -189,3 +189,22 @@ def test_leftovers_are_removed(work_dir: Path) -> None:
     (work_dir / "input-x").mkdir()
     assert converter.remove_leftovers() == 2
     assert list(work_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "playlist",
+    [
+        "ffconcat version 1.0\nfile '{secret}'\n",
+        "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n{secret}\n#EXT-X-ENDLIST\n",
+    ],
+)
+def test_playlist_cannot_read_other_files(
+    converter: Converter, tone: ToneFactory, tmp_path: Path, playlist: str
+) -> None:
+    secret = tone("neighbour.wav", seconds=1.0)
+    disguised = tmp_path / "song.mp3"
+    disguised.write_text(playlist.format(secret=secret))
+    with pytest.raises(InvalidInput) as caught:
+        converter.convert(disguised, "song.mp3", ConversionOptions(format="wav"))
+    assert caught.value.code in ("unsupported_format", "unreadable_input")
+    assert "song.mp3" in caught.value.message
