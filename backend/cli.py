@@ -158,6 +158,11 @@ def serve(argv: Sequence[str]) -> int:
     except OSError as error:
         logger.error("Cannot listen on %s:%d: %s", args.host, args.port, error)
         return 2
+    if _is_loopback(args.host) and settings.allowed_hosts is None:
+        port = sock.getsockname()[1]
+        settings.allowed_hosts = [
+            f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]")
+        ]
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings),

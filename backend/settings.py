@@ -54,6 +54,24 @@ class Settings(BaseSettings):
     verify_tolerance_ratio: float = Field(default=0.005, gt=0)
     verify_tolerance_seconds: float = Field(default=0.05, gt=0)
 
+    # Limits on what one job may take.
+    max_upload_bytes: int = Field(
+        default=4 * 1024**3, ge=1, description="Largest upload accepted, in bytes."
+    )
+    max_duration_seconds: float = Field(
+        default=24 * 3600.0, gt=0, description="Longest input accepted, in seconds."
+    )
+    conversion_timeout_seconds: float = Field(
+        default=3 * 3600.0,
+        gt=0,
+        description="A conversion still running after this long is stopped.",
+    )
+    allowed_hosts: list[str] | None = Field(
+        default=None,
+        description="Host header values the server answers; None accepts any. "
+        "Set automatically when serving on a loopback address.",
+    )
+
     # Stores: each one embedded or on a shared service, chosen independently.
     job_store: Literal["sqlite", "dynamodb"] = "sqlite"
     progress_store: Literal["memory", "redis"] = "memory"

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend import __version__
+from backend.api.middleware import BodySizeLimitMiddleware, HostCheckMiddleware
 from backend.api.routes import formats, health, jobs
 from backend.conversion.converter import Converter, VerifyTolerance
 from backend.conversion.ffmpeg import resolve_ffmpeg
@@ -74,6 +75,8 @@ def build_backend(
             ratio=settings.verify_tolerance_ratio,
             seconds=settings.verify_tolerance_seconds,
         ),
+        max_duration_seconds=settings.max_duration_seconds,
+        timeout_seconds=settings.conversion_timeout_seconds,
     )
     jobs = build_job_store(settings)
     if wrap_job_store is not None:
@@ -125,6 +128,15 @@ def create_app(settings: Settings, backend: Backend | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_upload_bytes,
+    )
+    if settings.allowed_hosts is not None:
+        app.add_middleware(
+            HostCheckMiddleware,
+            allowed_hosts=settings.allowed_hosts,
+        )
     for router in (health.router, formats.router, jobs.router):
         app.include_router(router, prefix=API_PREFIX)
     _add_error_handlers(app, settings)

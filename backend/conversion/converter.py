@@ -82,10 +82,15 @@ class Converter:
         ffmpeg: str,
         work_dir: Path,
         tolerance: VerifyTolerance | None = None,
+        *,
+        max_duration_seconds: float | None = None,
+        timeout_seconds: float | None = None,
     ) -> None:
         self._ffmpeg = ffmpeg
         self._work_dir = work_dir
         self._tolerance = tolerance or VerifyTolerance()
+        self._max_duration = max_duration_seconds
+        self._timeout = timeout_seconds
         work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def remove_leftovers(self) -> int:
@@ -180,6 +185,13 @@ class Converter:
             raise InvalidInput(
                 f"{filename} has no audio stream{detail}.", code="no_audio_stream"
             )
+        duration = info.duration_seconds
+        if self._max_duration is not None and (duration or 0) > self._max_duration:
+            raise InvalidInput(
+                f"{filename} lasts {duration:.0f} s, longer than the limit of "
+                f"{self._max_duration:.0f} s.",
+                code="too_long",
+            )
         rate = info.audio.sample_rate
         if rate is not None and rate < MIN_SOURCE_SAMPLE_RATE:
             raise InvalidInput(
@@ -207,7 +219,9 @@ class Converter:
             "-f", muxer, str(output),
         ]  # fmt: skip
         tracker = _ProgressTracker(info.duration_seconds, on_update)
-        return run_ffmpeg(args, on_progress=tracker.update, cancel=cancel)
+        return run_ffmpeg(
+            args, on_progress=tracker.update, cancel=cancel, timeout=self._timeout
+        )
 
     def _verify(
         self,
@@ -270,7 +284,11 @@ def _raise_for_run(run: FfmpegRun, filename: str) -> None:
     if run.cancelled:
         raise ConversionCancelled(f"Conversion of {filename} was cancelled.")
     if run.timed_out:
-        raise ConversionFailed(f"Conversion of {filename} timed out.", code="timed_out")
+        raise ConversionFailed(
+            f"Conversion of {filename} timed out: it ran longer than the time "
+            "limit and was stopped.",
+            code="timed_out",
+        )
     if run.returncode != 0:
         logger.warning(
             "FFmpeg exited with %d on %s: %s", run.returncode, filename,
