@@ -131,7 +131,6 @@ class JobService:
         except StoreUnavailable:
             self._delete_blob(input_key)
             raise
-        self._publish(job_id, 0.0, Stage.QUEUED)
         logger.info("Job %s created for %s (%d bytes)", job_id, clean_name, size)
         if self._dispatch is None:
             raise RuntimeError("No dispatcher attached to the job service")
@@ -158,6 +157,8 @@ class JobService:
             snapshot.stage.is_terminal or not job.status.is_terminal
         ):
             return snapshot
+        if job.status is JobStatus.QUEUED:
+            return Progress(0.0, Stage.QUEUED, updated_at=job.updated_at)
         # No snapshot, or one left behind by a lost final publish: the job
         # store is the source of truth. Only the stage is known from it.
         percent = 100.0 if job.status is JobStatus.COMPLETED else None
@@ -197,8 +198,9 @@ class JobService:
             except TransitionRejected:
                 job = self.get_job(owner, job_id)
                 continue
+            # The worker running the job, if any, publishes the stage: only
+            # the owner of a job writes its progress.
             self._signal_cancel(job_id)
-            self._publish(job_id, 0.0, Stage.CANCELLED)
             self._delete_blob(job.input_key)
             logger.info("Job %s (%s) cancelled", job_id, job.input_filename)
             break
@@ -243,6 +245,7 @@ class JobService:
                     "the server stopped; convert the file again.",
                 )
             else:
+                self._publish(job_id, 0.0, Stage.CANCELLED)
                 logger.info("Job %s stopped after cancellation", job_id)
         except ConverterError as error:
             self._fail(job, error.code, error.message)
