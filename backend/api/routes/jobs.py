@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Header, Response, UploadFile, status
@@ -18,6 +18,9 @@ from backend.jobs.model import ConversionOptions
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 # At most 18 digits: larger numbers are no file offset.
+# The names of FORMATS, spelled out so that the OpenAPI schema lists them.
+FormatName = Literal["mp3", "aac", "opus", "vorbis", "flac", "wav", "alac"]
+
 _RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")
 
 _ERRORS: dict[int | str, dict[str, object]] = {
@@ -35,9 +38,7 @@ def create_job(
     owner: Owner,
     service: Service,
     file: Annotated[UploadFile, File(description="The audio file to convert.")],
-    format: Annotated[
-        str, Form(description=f"Output format: one of {', '.join(FORMATS)}.")
-    ],
+    format: Annotated[FormatName, Form(description="Output format.")],
     bitrate_kbps: Annotated[int | None, Form(description="Bitrate in kbit/s.")] = None,
     quality: Annotated[
         float | None, Form(description="VBR quality (MP3 0-9, Vorbis -1-10).")
@@ -47,7 +48,7 @@ def create_job(
 ) -> JobBody:
     """Upload one file and queue its conversion."""
     options = ConversionOptions(
-        format=format.lower(),
+        format=format,
         bitrate_kbps=bitrate_kbps,
         quality=quality,
         sample_rate=sample_rate,

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 
+from backend.api.routes.jobs import FormatName
 from backend.conversion.formats import FORMATS, SourceAudio, resolve_encoder
 from backend.errors import InvalidOptions
 from backend.jobs.model import ConversionOptions
@@ -151,3 +154,7 @@ def test_vorbis_bitrate_maps_to_quality() -> None:
 def test_vorbis_rate_capped_at_192k() -> None:
     options = ConversionOptions(format="vorbis", sample_rate=384_000)
     assert resolve_encoder(options, CD_STEREO).sample_rate == 192_000
+
+
+def test_api_schema_lists_every_format() -> None:
+    assert set(get_args(FormatName)) == set(FORMATS)
