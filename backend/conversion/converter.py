@@ -38,6 +38,10 @@ _COMPONENT_PREFIX = re.compile(r"^(\[[^\]]*@ 0x[0-9a-f]+\] ?)+")
 # Progress reported for a fully encoded but not yet verified output; 100 is
 # kept for the moment the job store has committed the job as completed.
 ENCODED_PERCENT = 99.0
+# A file is truncated when it decodes to less than its header claims by more
+# than this share or this many seconds, whichever is larger.
+TRUNCATION_RATIO = 0.01
+TRUNCATION_SECONDS = 0.25
 # Below this a header's sample rate is damage, not audio (telephony uses 8 kHz).
 MIN_SOURCE_SAMPLE_RATE = 1_000
 
@@ -144,6 +148,7 @@ class Converter:
                 raise InvalidInput(
                     f"{filename} contains no audio samples.", code="no_audio_samples"
                 )
+            _raise_if_truncated(info, input_duration, filename)
             output_duration = self._verify(output, filename, input_duration, cancel)
         except BaseException:
             output.unlink(missing_ok=True)
@@ -278,6 +283,19 @@ class _ProgressTracker:
             if speed:
                 eta = max(self._duration - done, 0.0) / speed
         self._on_update(ConversionUpdate(percent=percent, eta_seconds=eta, speed=speed))
+
+
+def _raise_if_truncated(info: MediaInfo, decoded: float, filename: str) -> None:
+    """Fail a file that decodes to clearly less than its header claims."""
+    claimed = info.duration_seconds
+    if not claimed or info.duration_unreliable:
+        return
+    if decoded < claimed - max(claimed * TRUNCATION_RATIO, TRUNCATION_SECONDS):
+        raise InvalidInput(
+            f"{filename} is truncated: its header claims {claimed:.1f} s, but only "
+            f"{decoded:.1f} s of audio could be decoded.",
+            code="truncated",
+        )
 
 
 def _raise_for_run(run: FfmpegRun, filename: str) -> None:

@@ -26,6 +26,7 @@ _AUDIO_STREAM = re.compile(
     r"(?P<rate>\d+) Hz, (?P<layout>[^,]+), (?P<format>[^,\n]+)",
     re.M,
 )
+_CONTAINER = re.compile(r"^Input #0, (.+?), from ", re.M)
 _VIDEO_STREAM = re.compile(r"^\s*Stream #\d+:\d+\S*: Video: .*$", re.M)
 _CHANNEL_COUNT = re.compile(r"^(\d+) channels")
 _BIT_DEPTH = re.compile(r"\((\d+) bit\)")
@@ -53,6 +54,18 @@ class MediaInfo:
     codec: str | None
     unreadable: bool
     report: str
+
+    @property
+    def duration_unreliable(self) -> bool:
+        """True when the duration is no promise of the file's length.
+
+        FFmpeg guesses it for a VBR MP3 without a Xing header, and reads an
+        Ogg file's from its last page, which a cut-off file does not have.
+        """
+        if "Estimating duration from bitrate" in self.report:
+            return True
+        container = _CONTAINER.search(self.report)
+        return container is not None and container[1] == "ogg"
 
     @property
     def unsupported_format(self) -> bool:

@@ -1,0 +1,148 @@
+"""Inputs from phones, DAWs and broken downloads: convert right or fail clearly."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from backend.conversion.converter import ConversionUpdate, Converter
+from backend.errors import InvalidInput
+from backend.jobs.model import ConversionOptions
+from tests.helpers.audio import FFMPEG, decoded_duration, make_tone, stream_summary
+
+
+@pytest.fixture
+def converter(tmp_path: Path) -> Converter:
+    return Converter(FFMPEG, tmp_path / "work")
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(
+        [FFMPEG, "-hide_banner", "-v", "error", "-y", *args],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+def _mean_volume_db(path: Path) -> float:
+    completed = subprocess.run(
+        [FFMPEG, "-hide_banner", "-i", str(path), "-af", "volumedetect",
+         "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )  # fmt: skip
+    match = re.search(r"mean_volume: (-?[\d.]+) dB", completed.stderr)
+    assert match is not None, completed.stderr
+    return float(match[1])
+
+
+def _assert_same_length(result_path: Path, source: Path) -> None:
+    expected = decoded_duration(source)
+    actual = decoded_duration(result_path)
+    assert expected is not None
+    assert actual is not None
+    assert abs(expected - actual) <= max(expected * 0.005, 0.05)
+
+
+@pytest.mark.parametrize("cut", ["flac", "mp3"])
+def test_truncated_file_fails_clearly(
+    converter: Converter, tmp_path: Path, cut: str
+) -> None:
+    full = make_tone(tmp_path / f"full.{cut}", seconds=10.0)
+    data = full.read_bytes()
+    truncated = tmp_path / f"half.{cut}"
+    truncated.write_bytes(data[: len(data) // 3])
+    with pytest.raises(InvalidInput) as caught:
+        converter.convert(truncated, f"half.{cut}", ConversionOptions("wav"))
+    assert caught.value.code == "truncated"
+    assert f"half.{cut}" in caught.value.message
+    assert list((tmp_path / "work").iterdir()) == []
+
+
+def test_vbr_mp3_without_xing_converts(converter: Converter, tmp_path: Path) -> None:
+    source = tmp_path / "vbr.mp3"
+    _ffmpeg(
+        "-f", "lavfi", "-i", "sine=f=300:d=20,volume=enable='gt(t,10)':volume=0.1",
+        "-c:a", "libmp3lame", "-q:a", "2", "-write_xing", "0", str(source),
+    )  # fmt: skip
+    updates: list[ConversionUpdate] = []
+    result = converter.convert(
+        source, "vbr.mp3", ConversionOptions("flac"), on_update=updates.append
+    )
+    _assert_same_length(result.path, source)
+    assert all(update.percent < 100 for update in updates)
+    assert all(
+        update.eta_seconds is None or update.eta_seconds >= 0 for update in updates
+    )
+
+
+@pytest.mark.parametrize("container", ["ogg", "webm"])
+def test_stream_without_duration_converts(
+    converter: Converter, tmp_path: Path, container: str
+) -> None:
+    source = tmp_path / f"live.{container}"
+    codec = "libvorbis" if container == "ogg" else "libopus"
+    with open(source, "wb") as handle:
+        subprocess.run(
+            [FFMPEG, "-v", "error", "-f", "lavfi", "-i", "sine=d=4", "-c:a", codec,
+             "-f", container, "pipe:1"],
+            stdout=handle,
+            check=True,
+            timeout=60,
+        )  # fmt: skip
+    result = converter.convert(source, source.name, ConversionOptions("mp3"))
+    _assert_same_length(result.path, source)
+
+
+def test_unsigned_8_bit_wav_converts(converter: Converter, tmp_path: Path) -> None:
+    source = make_tone(tmp_path / "old.wav", 2.0, extra=["-c:a", "pcm_u8"])
+    result = converter.convert(source, "old.wav", ConversionOptions("flac"))
+    _assert_same_length(result.path, source)
+
+
+def test_centre_channel_survives_downmix(converter: Converter, tmp_path: Path) -> None:
+    source = tmp_path / "dialogue.wav"
+    _ffmpeg(
+        "-f", "lavfi", "-i", "sine=f=500:d=2:sample_rate=48000",
+        "-af", "pan=5.1|FC=c0", "-c:a", "pcm_s24le", str(source),
+    )  # fmt: skip
+    assert "5.1" in stream_summary(source)
+    result = converter.convert(source, "dialogue.wav", ConversionOptions("mp3"))
+    assert "stereo" in stream_summary(result.path)
+    assert result.adjustments
+    # Silence measures about -91 dB; the mixed-down centre lands near -32 dB.
+    assert _mean_volume_db(result.path) > -45
+
+
+def test_quad_input_becomes_stereo_mp3(converter: Converter, tmp_path: Path) -> None:
+    source = make_tone(tmp_path / "quad.flac", 1.0, channels=4)
+    result = converter.convert(source, "quad.flac", ConversionOptions("mp3"))
+    assert "stereo" in stream_summary(result.path)
+    _assert_same_length(result.path, source)
+
+
+@pytest.mark.parametrize("rate", [96_000, 192_000])
+@pytest.mark.parametrize("target", ["mp3", "opus"])
+def test_high_rate_input_converts(
+    converter: Converter, tmp_path: Path, rate: int, target: str
+) -> None:
+    source = make_tone(tmp_path / f"hires-{rate}.flac", 1.0, rate=rate)
+    result = converter.convert(source, source.name, ConversionOptions(target))
+    assert "48000 Hz" in stream_summary(result.path)
+    _assert_same_length(result.path, source)
+
+
+@pytest.mark.parametrize("target", ["flac", "wav", "alac"])
+def test_lossless_keeps_24_bit(
+    converter: Converter, tmp_path: Path, target: str
+) -> None:
+    source = make_tone(tmp_path / "studio.wav", 1.0, extra=["-c:a", "pcm_s24le"])
+    result = converter.convert(source, "studio.wav", ConversionOptions(target))
+    summary = stream_summary(result.path)
+    assert "24 bit" in summary or "s24" in summary or "pcm_s24le" in summary
