@@ -38,6 +38,7 @@ _COMPONENT_PREFIX = re.compile(r"^(\[[^\]]*@ 0x[0-9a-f]+\] ?)+")
 # Progress reported for a fully encoded but not yet verified output; 100 is
 # kept for the moment the job store has committed the job as completed.
 ENCODED_PERCENT = 99.0
+_COPYABLE_COVER_CODECS = frozenset({"mjpeg", "png"})
 # A file is truncated when it decodes to less than its header claims by more
 # than this share or this many seconds, whichever is larger.
 TRUNCATION_RATIO = 0.01
@@ -132,6 +133,8 @@ class Converter:
         assert info.audio is not None
         settings = resolve_encoder(options, info.audio)
         fmt = settings.output_format
+        cover_args, cover_note = _cover_args(info, fmt.holds_cover, fmt.label)
+        adjustments = settings.adjustments + cover_note
         descriptor, raw_output = tempfile.mkstemp(
             dir=self._work_dir, prefix="output-", suffix=f".{fmt.extension}"
         )
@@ -139,8 +142,8 @@ class Converter:
         output = Path(raw_output)
         try:
             run = self._encode(
-                source, output, settings.ffmpeg_args(), fmt.muxer, info, on_update,
-                cancel,
+                source, output, [*cover_args, *settings.ffmpeg_args()], fmt.muxer,
+                info, on_update, cancel,
             )  # fmt: skip
             _raise_for_run(run, filename)
             input_duration = run.out_time_seconds
@@ -160,7 +163,7 @@ class Converter:
             media_type=fmt.media_type,
             input_duration_seconds=input_duration,
             output_duration_seconds=output_duration,
-            adjustments=settings.adjustments,
+            adjustments=adjustments,
         )
 
     def _probe(self, source: Path, filename: str) -> MediaInfo:
@@ -283,6 +286,26 @@ class _ProgressTracker:
             if speed:
                 eta = max(self._duration - done, 0.0) / speed
         self._on_update(ConversionUpdate(percent=percent, eta_seconds=eta, speed=speed))
+
+
+def _cover_args(
+    info: MediaInfo, target_holds_cover: bool, label: str
+) -> tuple[list[str], tuple[str, ...]]:
+    """Return the arguments that copy the cover picture, and a note if dropped.
+
+    Only JPEG and PNG pictures are copied; every target that holds a cover
+    takes those. The picture never becomes a video track.
+    """
+    cover = info.cover
+    if cover is None:
+        return [], ()
+    index, codec = cover
+    if not target_holds_cover:
+        return [], (f"{label} holds no cover picture; the source's was left out.",)
+    if codec not in _COPYABLE_COVER_CODECS:
+        return [], (f"The cover picture ({codec}) was left out.",)
+    args = ["-map", f"0:{index}", "-c:v", "copy", "-disposition:v:0", "attached_pic"]
+    return args, ()
 
 
 def _raise_if_truncated(info: MediaInfo, decoded: float, filename: str) -> None:

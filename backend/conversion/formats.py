@@ -56,6 +56,7 @@ class OutputFormat:
     quality_range: tuple[float, float] | None = None
     sample_rates: Sequence[int] | None = None
     max_channels: int = MAX_CHANNELS
+    holds_cover: bool = False
 
 
 FORMATS: dict[str, OutputFormat] = {
@@ -75,6 +76,7 @@ FORMATS: dict[str, OutputFormat] = {
             quality_range=(0, 9),
             sample_rates=_MP3_RATES,
             max_channels=2,
+            holds_cover=True,
         ),
         OutputFormat(
             name="aac",
@@ -87,6 +89,7 @@ FORMATS: dict[str, OutputFormat] = {
             default_bitrate_kbps=192,
             bitrate_range=(16, 512),
             sample_rates=_AAC_RATES,
+            holds_cover=True,
         ),
         OutputFormat(
             name="opus",
@@ -123,7 +126,7 @@ FORMATS: dict[str, OutputFormat] = {
             muxer="flac",
             media_type="audio/flac",
             lossless=True,
-            sample_rates=None,
+            holds_cover=True,
         ),
         OutputFormat(
             name="wav",
@@ -142,6 +145,7 @@ FORMATS: dict[str, OutputFormat] = {
             muxer="ipod",
             media_type="audio/mp4",
             lossless=True,
+            holds_cover=True,
         ),
     )
 }

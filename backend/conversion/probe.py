@@ -26,6 +26,10 @@ _AUDIO_STREAM = re.compile(
     r"(?P<rate>\d+) Hz, (?P<layout>[^,]+), (?P<format>[^,\n]+)",
     re.M,
 )
+_COVER_STREAM = re.compile(
+    r"^\s*Stream #0:(?P<index>\d+)\S*: Video: (?P<codec>\w+).*\(attached pic\)",
+    re.M,
+)
 _CONTAINER = re.compile(r"^Input #0, (.+?), from ", re.M)
 _VIDEO_STREAM = re.compile(r"^\s*Stream #\d+:\d+\S*: Video: .*$", re.M)
 _CHANNEL_COUNT = re.compile(r"^(\d+) channels")
@@ -54,6 +58,12 @@ class MediaInfo:
     codec: str | None
     unreadable: bool
     report: str
+
+    @property
+    def cover(self) -> tuple[int, str] | None:
+        """Return (stream index, codec) of an embedded cover picture, if any."""
+        match = _COVER_STREAM.search(self.report)
+        return None if match is None else (int(match["index"]), match["codec"])
 
     @property
     def duration_unreliable(self) -> bool:

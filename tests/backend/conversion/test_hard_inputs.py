@@ -146,3 +146,51 @@ def test_lossless_keeps_24_bit(
     result = converter.convert(source, "studio.wav", ConversionOptions(target))
     summary = stream_summary(result.path)
     assert "24 bit" in summary or "s24" in summary or "pcm_s24le" in summary
+
+
+def _streams(path: Path) -> str:
+    completed = subprocess.run(
+        [FFMPEG, "-hide_banner", "-i", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return completed.stderr
+
+
+@pytest.fixture(params=["mp3", "flac", "m4a"])
+def with_cover(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    suffix: str = request.param
+    cover = tmp_path / "cover.png"
+    _ffmpeg("-f", "lavfi", "-i", "color=c=red:s=64x64", "-frames:v", "1", str(cover))
+    tone = make_tone(tmp_path / "plain.wav", 2.0)
+    source = tmp_path / f"album.{suffix}"
+    codec = {"mp3": "libmp3lame", "flac": "flac", "m4a": "aac"}[suffix]
+    _ffmpeg(
+        "-i", str(tone), "-i", str(cover), "-map", "0:a", "-map", "1:v",
+        "-c:a", codec, "-c:v", "png", "-disposition:v", "attached_pic", str(source),
+    )  # fmt: skip
+    assert "(attached pic)" in _streams(source)
+    return source
+
+
+@pytest.mark.parametrize("target", ["mp3", "flac", "aac", "alac"])
+def test_cover_is_carried_over(
+    converter: Converter, with_cover: Path, target: str
+) -> None:
+    result = converter.convert(with_cover, with_cover.name, ConversionOptions(target))
+    streams = _streams(result.path)
+    assert "(attached pic)" in streams
+    assert streams.count("Video:") == 1
+    assert result.adjustments == ()
+    _assert_same_length(result.path, with_cover)
+
+
+@pytest.mark.parametrize("target", ["opus", "vorbis", "wav"])
+def test_cover_is_dropped_with_note(
+    converter: Converter, with_cover: Path, target: str
+) -> None:
+    result = converter.convert(with_cover, with_cover.name, ConversionOptions(target))
+    assert "Video:" not in _streams(result.path)
+    assert any("cover picture" in note for note in result.adjustments)
