@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         description="Bearer token every request except health must carry; "
         "no token means the API is open (only for a trusted network).",
     )
+    extra_tokens: list[str] = Field(
+        default_factory=list,
+        description="More accepted tokens, one per user or team; each sees only "
+        "its own jobs. A JSON list in the environment.",
+    )
     workers: int = Field(
         default_factory=lambda: os.cpu_count() or 2,
         ge=1,
@@ -102,6 +107,11 @@ class Settings(BaseSettings):
         description="How long a worker keeps retrying a store that is down "
         "before it gives up on the job.",
     )
+
+    def accepted_tokens(self) -> list[str]:
+        """Return every token a request may carry; empty means no check."""
+        tokens = [self.token] if self.token else []
+        return tokens + [token for token in self.extra_tokens if token]
 
     @classmethod
     def settings_customise_sources(

@@ -20,19 +20,23 @@ def require_owner(
 ) -> str:
     """Check the bearer token and return the owner id that jobs are filed under.
 
-    The owner id is a hash of the token, so the token itself is never stored.
+    The owner id is a hash of the token, so the token itself is never stored,
+    and a job is visible only to requests with the token that created it.
     """
-    expected: str | None = request.app.state.settings.token
-    if expected is None:
+    settings = request.app.state.settings
+    accepted = settings.accepted_tokens()
+    if not accepted:
         return ANONYMOUS_OWNER
-    supplied = credentials.credentials if credentials is not None else ""
-    if not secrets.compare_digest(supplied.encode(), expected.encode()):
+    supplied = (credentials.credentials if credentials is not None else "").encode()
+    # Compare with every token, so the time taken does not reveal which matched.
+    matches = [secrets.compare_digest(supplied, token.encode()) for token in accepted]
+    if not any(matches):
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
             detail="A valid bearer token is required.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return hashlib.sha256(supplied.encode()).hexdigest()[:32]
+    return hashlib.sha256(supplied).hexdigest()[:32]
 
 
 Owner = Annotated[str, Depends(require_owner)]

@@ -131,3 +131,21 @@ def test_no_cors_headers(loopback_server: int) -> None:
         timeout=10,
     )
     assert "access-control-allow-origin" not in response.headers
+
+
+def test_job_visible_only_to_its_token(
+    server_factory: ServerFactory, tone: ToneFactory
+) -> None:
+    server = server_factory(extra_tokens=["second-team-token"])
+    with server.client() as first:
+        job = first.create_job(tone("mine.wav"), ClientOptions("mp3"))
+    with server.client(token="second-team-token") as second:
+        with pytest.raises(ApiError) as caught:
+            second.get_job(job.id)
+        assert caught.value.status_code == 404
+        with pytest.raises(ApiError):
+            second.get_progress(job.id)
+        with pytest.raises(ApiError):
+            second.cancel_job(job.id)
+    with server.client() as first:
+        assert first.get_job(job.id).id == job.id
