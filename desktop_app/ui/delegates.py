@@ -51,10 +51,12 @@ class RowActions(QWidget):
     Signals:
         save_requested(int): the row key whose output should be saved.
         cancel_requested(int): the row key whose job should be cancelled.
+        retry_requested(int): the row key whose file should be converted again.
     """
 
     save_requested = Signal(int)
     cancel_requested = Signal(int)
+    retry_requested = Signal(int)
 
     def __init__(self, key: int, file_name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -65,15 +67,20 @@ class RowActions(QWidget):
         self._cancel_button = QPushButton("Cancel", self)
         self._cancel_button.setAccessibleName(f"Cancel {file_name}")
         self._cancel_button.setToolTip("Stop converting this file")
+        self._retry_button = QPushButton("Retry", self)
+        self._retry_button.setAccessibleName(f"Retry {file_name}")
+        self._retry_button.setToolTip("Convert this file again")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 1, 4, 1)
         layout.setSpacing(4)
         layout.addWidget(self._save_button)
         layout.addWidget(self._cancel_button)
+        layout.addWidget(self._retry_button)
         self._save_button.clicked.connect(lambda: self.save_requested.emit(self._key))
         self._cancel_button.clicked.connect(
             lambda: self.cancel_requested.emit(self._key)
         )
+        self._retry_button.clicked.connect(lambda: self.retry_requested.emit(self._key))
         self.set_enabled(can_save=False, can_cancel=False)
 
     @property
@@ -84,6 +91,15 @@ class RowActions(QWidget):
     def cancel_button(self) -> QPushButton:
         return self._cancel_button
 
-    def set_enabled(self, *, can_save: bool, can_cancel: bool) -> None:
+    @property
+    def retry_button(self) -> QPushButton:
+        return self._retry_button
+
+    def set_enabled(
+        self, *, can_save: bool, can_cancel: bool, can_retry: bool = False
+    ) -> None:
+        """Enable the buttons; Retry takes Cancel's place once a job has failed."""
         self._save_button.setEnabled(can_save)
         self._cancel_button.setEnabled(can_cancel)
+        self._cancel_button.setVisible(not can_retry)
+        self._retry_button.setVisible(can_retry)

@@ -17,6 +17,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
+from desktop_app.client.models import ConversionOptions
 from desktop_app.client.poller import JobState
 from desktop_app.formatting import STAGE_LABELS, describe_state
 
@@ -60,6 +61,7 @@ class JobRow:
     key: int = field(default_factory=lambda: next(_keys))
     phase: Phase = Phase.READY
     target_label: str = ""
+    options: ConversionOptions | None = None
     upload_percent: float = 0.0
     state: JobState | None = None
     saving: bool = False
@@ -75,6 +77,13 @@ class JobRow:
     def can_save(self) -> bool:
         """Save is offered only once the server committed the output."""
         return self.state is not None and self.state.is_downloadable and not self.saving
+
+    @property
+    def can_retry(self) -> bool:
+        """True after a failed upload, a failed or interrupted job, or a cancel."""
+        if self.phase is Phase.UPLOAD_FAILED:
+            return True
+        return self.state is not None and self.state.stage in ("failed", "cancelled")
 
     @property
     def can_cancel(self) -> bool:

@@ -178,7 +178,10 @@ class MainWindow(QMainWindow):
         for row in self._model.rows():
             if row.phase is Phase.READY:
                 self._model.update_row(
-                    row.key, phase=Phase.UPLOADING, target_label=target
+                    row.key,
+                    phase=Phase.UPLOADING,
+                    target_label=target,
+                    options=options,
                 )
                 self._upload(row.key, row.source, options)
         self._update_controls()
@@ -204,6 +207,28 @@ class MainWindow(QMainWindow):
                 key, save_percent=100.0 * done / total if total else 0.0
             ),
         )
+
+    @Slot(int)
+    def retry_row(self, key: int) -> None:
+        """Convert a failed or cancelled row's file again with its options."""
+        row = self._model.row_by_key(key)
+        if row is None or not row.can_retry or self._api is None:
+            return
+        if row.job_id is not None and self._poller is not None:
+            self._poller.forget(row.job_id)
+        options = row.options or self.current_options()
+        if options is None:
+            return
+        self._model.update_row(
+            key,
+            phase=Phase.UPLOADING,
+            state=None,
+            error=None,
+            saved_path=None,
+            upload_percent=0.0,
+            options=options,
+        )
+        self._upload(key, row.source, options)
 
     @Slot(int)
     def cancel_row(self, key: int) -> None:
@@ -365,6 +390,7 @@ class MainWindow(QMainWindow):
             actions = RowActions(row.key, row.source.name)
             actions.save_requested.connect(self.save_row)
             actions.cancel_requested.connect(self.cancel_row)
+            actions.retry_requested.connect(self.retry_row)
             self._row_actions[row.key] = actions
             self._table_view.setIndexWidget(
                 self._model.index(position, Column.ACTIONS), actions
@@ -376,7 +402,11 @@ class MainWindow(QMainWindow):
         row = self._model.row_by_key(key)
         actions = self._row_actions.get(key)
         if row is not None and actions is not None:
-            actions.set_enabled(can_save=row.can_save, can_cancel=row.can_cancel)
+            actions.set_enabled(
+                can_save=row.can_save,
+                can_cancel=row.can_cancel,
+                can_retry=row.can_retry,
+            )
         self._update_controls()
 
     @Slot()

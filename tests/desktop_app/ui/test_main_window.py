@@ -244,3 +244,24 @@ def test_quit_warns_about_unsaved_output(
     window.close()
     assert len(QUESTIONS) == 1
     assert "1 converted file not saved yet" in QUESTIONS[0]
+
+
+def test_retry_converts_failed_file_again(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, tone: ToneFactory
+) -> None:
+    flaky = tmp_path / "flaky.wav"
+    flaky.write_bytes(b"")
+    window.add_files([flaky])
+    window.start_conversion()
+    row = _only_row(window)
+    actions = window.row_actions(row.key)
+    qtbot.waitUntil(lambda: row.has_failed, timeout=WAIT_MS)
+    assert actions.retry_button.isVisibleTo(window)
+    assert not actions.cancel_button.isVisibleTo(window)
+
+    tone("flaky.wav", seconds=1.0).replace(flaky)
+    qtbot.mouseClick(actions.retry_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: row.can_save, timeout=WAIT_MS)
+    assert row.error is None
+    assert not actions.retry_button.isVisibleTo(window)
+    assert actions.save_button.isEnabled()
