@@ -40,6 +40,11 @@ class Settings(BaseSettings):
         description="More accepted tokens, one per user or team; each sees only "
         "its own jobs. A JSON list in the environment.",
     )
+    owner_scope: Literal["token", "server"] = Field(
+        default="token",
+        description="Whom a job belongs to: the token that created it, or the "
+        "whole server (the app's own backend, whose token changes per launch).",
+    )
     workers: int = Field(
         default_factory=lambda: os.cpu_count() or 2,
         ge=1,

@@ -116,7 +116,13 @@ class BundledBackend:
         ]  # fmt: skip
         if self._workers is not None:
             command += ["--workers", str(self._workers)]
-        env = {**os.environ, **self._extra_env, "AUDIO_CONVERTER_TOKEN": self.token}
+        env = {
+            **os.environ,
+            **self._extra_env,
+            "AUDIO_CONVERTER_TOKEN": self.token,
+            # Jobs outlive the launch token, so the next launch can resume them.
+            "AUDIO_CONVERTER_OWNER_SCOPE": "server",
+        }
         self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         logger.info("Starting bundled backend: %s", " ".join(command))
         self._process = subprocess.Popen(

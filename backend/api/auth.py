@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 _bearer = HTTPBearer(auto_error=False)
 
 ANONYMOUS_OWNER = "anonymous"
+SERVER_OWNER = "server"
 
 
 def require_owner(
@@ -36,6 +37,8 @@ def require_owner(
             detail="A valid bearer token is required.",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    if settings.owner_scope == "server":
+        return SERVER_OWNER
     return hashlib.sha256(supplied).hexdigest()[:32]
 
 

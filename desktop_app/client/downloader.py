@@ -172,9 +172,12 @@ class _Transfer:
         self._on_progress = on_progress
         self._cancel = cancel
         self._output = job.output
-        self._etag: str | None = None
         self.name = safe_filename(job.output.filename if job.output else job.filename)
         self.part = folder / f"{self.name}.{job.id[:8]}.part"
+        # The ETag beside the part file lets a later run (after a crash or a
+        # restart of the app) resume with If-Range instead of starting over.
+        self._etag_file = self.part.with_name(f"{self.part.name}.etag")
+        self._etag: str | None = self._load_etag()
 
     def attempt(self) -> Path:
         output = self._output_info()
@@ -193,14 +196,14 @@ class _Transfer:
             # The server rejected the range, so the part file does not belong
             # to this output (an earlier body was short). Start from zero.
             self.discard()
-            self._etag = None
+            self._save_etag(None)
             raise _CorruptTransfer(
                 f"Download of {self.name} could not resume; the partial file "
                 "was discarded."
             ) from error
 
         self._check(output)
-        return place_file(self.part, self._folder, self.name)
+        return self.finish()
 
     def _receive(self, response: httpx.Response, output: OutputInfo, have: int) -> None:
         """Write the response body to the part file, appending on a resume."""
@@ -210,7 +213,7 @@ class _Transfer:
         ).startswith(f"bytes {have}-")
         if not resumed:
             have = 0
-        self._etag = etag
+        self._save_etag(etag)
         with open(self.part, "ab" if resumed else "wb") as handle:
             for chunk in response.iter_bytes(CHUNK_SIZE):
                 if self._cancel is not None and self._cancel.is_set():
@@ -227,6 +230,30 @@ class _Transfer:
 
     def discard(self) -> None:
         self.part.unlink(missing_ok=True)
+        self._etag_file.unlink(missing_ok=True)
+
+    def finish(self) -> Path:
+        """Move the checked part file to its final name."""
+        path = place_file(self.part, self._folder, self.name)
+        self._etag_file.unlink(missing_ok=True)
+        return path
+
+    def _load_etag(self) -> str | None:
+        if not self.part.exists():
+            self._etag_file.unlink(missing_ok=True)
+            return None
+        try:
+            text = self._etag_file.read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        return text or None
+
+    def _save_etag(self, etag: str | None) -> None:
+        self._etag = etag
+        if etag is None:
+            self._etag_file.unlink(missing_ok=True)
+        else:
+            self._etag_file.write_text(etag, encoding="utf-8")
 
     def _output_info(self) -> OutputInfo:
         if self._output is not None:
@@ -254,7 +281,7 @@ class _Transfer:
         digest = file_sha256(self.part)
         if digest != output.sha256:
             self.discard()
-            self._etag = None
+            self._save_etag(None)
             raise _CorruptTransfer(
                 f"Download of {self.name} does not match the server's SHA-256; "
                 "the file was discarded."

@@ -17,7 +17,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
-from desktop_app.client.models import ConversionOptions
+from desktop_app.client.models import ConversionOptions, JobInfo
 from desktop_app.client.poller import JobState
 from desktop_app.formatting import STAGE_LABELS, describe_state
 
@@ -217,6 +217,27 @@ class JobTableModel(QAbstractTableModel):
         self._rows.extend(new_rows)
         self.endInsertRows()
         return new_rows
+
+    def add_restored_row(self, job: JobInfo) -> JobRow:
+        """Append a row for a completed job from an earlier run of the app."""
+        state = JobState(
+            job_id=job.id,
+            filename=job.filename,
+            progress=100.0,
+            stage="completed",
+            job=job,
+        )
+        row = JobRow(
+            source=Path(job.filename),
+            phase=Phase.ON_SERVER,
+            target_label=job.options.format.upper(),
+            state=state,
+        )
+        first = len(self._rows)
+        self.beginInsertRows(QModelIndex(), first, first)
+        self._rows.append(row)
+        self.endInsertRows()
+        return row
 
     def rows(self) -> list[JobRow]:
         return list(self._rows)

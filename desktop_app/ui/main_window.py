@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -89,6 +91,7 @@ class MainWindow(QMainWindow):
         self._formats: list[FormatInfo] = []
         self._poll_in_flight = False
         self._row_actions: dict[int, RowActions] = {}
+        self._pending_saves = PendingSaves(settings)
 
         self.setWindowTitle("Audio Converter")
         self.setAcceptDrops(True)
@@ -187,22 +190,35 @@ class MainWindow(QMainWindow):
         self._update_controls()
 
     @Slot(int)
-    def save_row(self, key: int) -> None:
-        """Download the row's output into the output folder."""
+    def save_row(self, key: int, folder: Path | None = None) -> None:
+        """Download the row's output into `folder` (default: the output folder).
+
+        The save is remembered until it ends, so that an app that was closed
+        or killed meanwhile resumes it on its next start.
+        """
         row = self._model.row_by_key(key)
         if row is None or not row.can_save or self._downloader is None:
             return
         assert row.state is not None and row.state.job is not None
-        job, folder, downloader = row.state.job, self.output_folder(), self._downloader
+        job, downloader = row.state.job, self._downloader
+        target = folder or self.output_folder()
+        self._pending_saves.add(job.id, target)
         self._model.update_row(key, saving=True, save_percent=0.0, error=None)
-        self._runner.start(
-            lambda report: downloader.download(job, folder, on_progress=report),
-            on_success=lambda path: self._model.update_row(
-                key, saving=False, saved_path=path
-            ),
-            on_failure=lambda error: self._model.update_row(
+
+        def on_saved(path: Path) -> None:
+            self._pending_saves.remove(job.id)
+            self._model.update_row(key, saving=False, saved_path=path)
+
+        def on_failed(error: Exception) -> None:
+            self._pending_saves.remove(job.id)
+            self._model.update_row(
                 key, saving=False, error=describe_error("Saving", error)
-            ),
+            )
+
+        self._runner.start(
+            lambda report: downloader.download(job, target, on_progress=report),
+            on_success=on_saved,
+            on_failure=on_failed,
             on_progress=lambda done, total: self._model.update_row(
                 key, save_percent=100.0 * done / total if total else 0.0
             ),
@@ -481,7 +497,32 @@ class MainWindow(QMainWindow):
             self.set_format(str(saved_format), str(saved_quality))
         self._backend_label.setText(f"Ready: {description}")
         self._update_controls()
+        self._resume_pending_saves()
         self.backend_ready.emit()
+
+    def _resume_pending_saves(self) -> None:
+        """Finish the saves that an earlier run of the app left unfinished."""
+        api = self._api
+        if api is None:
+            return
+        for job_id, folder in self._pending_saves.items():
+
+            def resume(job: JobInfo, folder: Path = folder) -> None:
+                if job.status != "completed":
+                    self._pending_saves.remove(job.id)
+                    return
+                row = self._model.add_restored_row(job)
+                self.save_row(row.key, folder)
+
+            def forget(error: Exception, job_id: str = job_id) -> None:
+                logger.warning("Cannot resume saving job %s: %s", job_id, error)
+                self._pending_saves.remove(job_id)
+
+            self._runner.start(
+                functools.partial(_fetch_job, api, job_id),
+                on_success=resume,
+                on_failure=forget,
+            )
 
     def _on_backend_failed(self, error: Exception) -> None:
         logger.error("Backend unavailable: %s", error)
@@ -552,6 +593,46 @@ class MainWindow(QMainWindow):
         paths = [Path(url.toLocalFile()) for url in event.mimeData().urls()]
         self.add_files([path for path in paths if str(path)])
         event.acceptProposedAction()
+
+
+def _fetch_job(api: ApiClient, job_id: str, _report: object) -> JobInfo:
+    return api.get_job(job_id)
+
+
+class PendingSaves:
+    """Saves that have started but not ended, kept in QSettings as JSON."""
+
+    KEY = "downloads/pending"
+
+    def __init__(self, settings: QSettings) -> None:
+        self._settings = settings
+
+    def items(self) -> list[tuple[str, Path]]:
+        return [(job_id, Path(folder)) for job_id, folder in self._load().items()]
+
+    def add(self, job_id: str, folder: Path) -> None:
+        pending = self._load()
+        pending[job_id] = str(folder)
+        self._store(pending)
+
+    def remove(self, job_id: str) -> None:
+        pending = self._load()
+        if pending.pop(job_id, None) is not None:
+            self._store(pending)
+
+    def _load(self) -> dict[str, str]:
+        raw = self._settings.value(self.KEY, "{}", type=str)
+        try:
+            data = json.loads(str(raw))
+        except ValueError:
+            return {}
+        return (
+            {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+        )
+
+    def _store(self, pending: dict[str, str]) -> None:
+        self._settings.setValue(self.KEY, json.dumps(pending))
+        self._settings.sync()
 
 
 def quality_choices(fmt: FormatInfo) -> list[tuple[str, dict[str, Any]]]:

@@ -7,10 +7,12 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from pytestqt.qtbot import QtBot
 
+from desktop_app.client.models import ConversionOptions
 from desktop_app.ui.job_model import JobRow, Phase
-from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.main_window import MainWindow, PendingSaves
 from tests.helpers.audio import decoded_duration
 from tests.helpers.faults import GatedJobService
+from tests.helpers.jobs import finished_job
 from tests.helpers.plugin import ServerFactory, ToneFactory
 from tests.helpers.server import LiveServer
 
@@ -265,3 +267,31 @@ def test_retry_converts_failed_file_again(
     assert row.error is None
     assert not actions.retry_button.isVisibleTo(window)
     assert actions.save_button.isEnabled()
+
+
+def test_unfinished_save_resumes_on_start(
+    qtbot: QtBot,
+    settings: QSettings,
+    live_server: LiveServer,
+    tone: ToneFactory,
+    tmp_path: Path,
+) -> None:
+    with live_server.client() as api:
+        job = api.create_job(tone("later.wav", seconds=20.0), ConversionOptions("wav"))
+        done = finished_job(api, job.id)
+    assert done.output is not None
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    part = folder / f"later.wav.{job.id[:8]}.part"
+    part.write_bytes(b"\0" * (done.output.size // 2))
+    part.with_name(part.name + ".etag").write_text(f'"{done.output.sha256}"')
+    PendingSaves(settings).add(job.id, folder)
+
+    window = _open_window(qtbot, settings, live_server, tmp_path / "elsewhere")
+    qtbot.waitUntil(
+        lambda: any(row.saved_path for row in window.model.rows()), timeout=WAIT_MS
+    )
+    row = _only_row(window)
+    assert row.saved_path == folder / "later.wav"
+    assert row.saved_path.stat().st_size == done.output.size
+    assert PendingSaves(settings).items() == []
