@@ -25,7 +25,7 @@ from backend.conversion.ffmpeg import (
     measure_decoded_duration,
     run_ffmpeg,
 )
-from backend.conversion.formats import resolve_encoder
+from backend.conversion.formats import resolve_encoder, stores_integers
 from backend.conversion.probe import PROBE_TIMEOUT_SECONDS, MediaInfo, probe
 from backend.errors import ConversionCancelled, ConversionFailed, InvalidInput
 from backend.jobs.model import ConversionOptions
@@ -39,6 +39,7 @@ _COMPONENT_PREFIX = re.compile(r"^(\[[^\]]*@ 0x[0-9a-f]+\] ?)+")
 # kept for the moment the job store has committed the job as completed.
 ENCODED_PERCENT = 99.0
 _COPYABLE_COVER_CODECS = frozenset({"mjpeg", "png"})
+_PEAK_LEVEL = re.compile(r"Peak level dB: (-?[\d.]+|-?inf)")
 # A file is truncated when it decodes to less than its header claims by more
 # than this share or this many seconds, whichever is larger.
 TRUNCATION_RATIO = 0.01
@@ -135,6 +136,8 @@ class Converter:
         fmt = settings.output_format
         cover_args, cover_note = _cover_args(info, fmt.holds_cover, fmt.label)
         adjustments = settings.adjustments + cover_note
+        if info.audio.is_float and stores_integers(settings):
+            adjustments += self._clipping_note(source, fmt.label, cancel)
         descriptor, raw_output = tempfile.mkstemp(
             dir=self._work_dir, prefix="output-", suffix=f".{fmt.extension}"
         )
@@ -208,6 +211,27 @@ class Converter:
                 code="invalid_sample_rate",
             )
         return info
+
+    def _clipping_note(
+        self, source: Path, label: str, cancel: threading.Event | None
+    ) -> tuple[str, ...]:
+        """Warn when float samples above full scale will be clipped to integers."""
+        run = run_ffmpeg(
+            [self._ffmpeg, "-hide_banner", "-v", "info", *SAFE_INPUT_ARGS,
+             "-i", str(source), "-map", "0:a:0",
+             "-af", "astats=measure_perchannel=none:measure_overall=Peak_level",
+             "-f", "null", "-"],
+            cancel=cancel,
+            timeout=self._timeout,
+        )  # fmt: skip
+        match = _PEAK_LEVEL.search(run.stderr_tail)
+        if match is None or float(match[1]) <= 0.01:
+            return ()
+        return (
+            f"The source's peaks reach {float(match[1]):+.1f} dB above full scale; "
+            f"{label} stores whole numbers, so they were clipped. Lower the "
+            "volume first, or convert to WAV to keep them.",
+        )
 
     def _encode(
         self,

@@ -374,15 +374,22 @@ def _resolve_channels(
 
 
 def _resolve_codec(fmt: OutputFormat, source: SourceAudio) -> str:
-    """Keep a high-resolution source's bit depth in WAV (24-bit for float input)."""
+    """Keep a high-resolution source's sample format in WAV, float included."""
     bits = source.bits_per_sample
     if fmt.name != "wav" or bits is None:
         return fmt.codec
-    if source.is_float or 16 < bits <= 24:
+    if source.is_float:
+        return "pcm_f64le" if bits > 32 else "pcm_f32le"
+    if 16 < bits <= 24:
         return "pcm_s24le"
     if bits > 24:
         return "pcm_s32le"
     return fmt.codec
+
+
+def stores_integers(settings: EncoderSettings) -> bool:
+    """True when the output holds integer samples, which cannot exceed full scale."""
+    return settings.output_format.lossless and not settings.codec.startswith("pcm_f")
 
 
 def _nearest(value: int, choices: Sequence[int], prefer_higher: bool = False) -> int:

@@ -194,3 +194,34 @@ def test_cover_is_dropped_with_note(
     result = converter.convert(with_cover, with_cover.name, ConversionOptions(target))
     assert "Video:" not in _streams(result.path)
     assert any("cover picture" in note for note in result.adjustments)
+
+
+@pytest.fixture
+def hot_float_wav(tmp_path: Path) -> Path:
+    """A 32-bit float WAV whose peaks are 6 dB above full scale."""
+    source = tmp_path / "hot.wav"
+    _ffmpeg(
+        "-f", "lavfi", "-i", "sine=f=440:d=1", "-af", "volume=16",
+        "-c:a", "pcm_f32le", str(source),
+    )  # fmt: skip
+    return source
+
+
+def test_float_wav_stays_float(converter: Converter, hot_float_wav: Path) -> None:
+    result = converter.convert(hot_float_wav, "hot.wav", ConversionOptions("wav"))
+    assert "pcm_f32le" in stream_summary(result.path)
+    assert result.adjustments == ()
+
+
+@pytest.mark.parametrize("target", ["flac", "alac"])
+def test_float_overs_are_reported(
+    converter: Converter, hot_float_wav: Path, target: str
+) -> None:
+    result = converter.convert(hot_float_wav, "hot.wav", ConversionOptions(target))
+    assert any("above full scale" in note for note in result.adjustments)
+
+
+def test_quiet_float_has_no_warning(converter: Converter, tmp_path: Path) -> None:
+    source = make_tone(tmp_path / "quiet.wav", 1.0, extra=["-c:a", "pcm_f32le"])
+    result = converter.convert(source, "quiet.wav", ConversionOptions("flac"))
+    assert result.adjustments == ()
