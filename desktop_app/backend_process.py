@@ -79,6 +79,11 @@ class BundledBackend:
         return self.data_dir / "backend.log"
 
     @property
+    def is_running(self) -> bool:
+        """True while the child process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication
 
 from desktop_app.backend_process import BundledBackend
 from desktop_app.client.api import ApiClient
+from desktop_app.ui.backend_supervisor import BackendSupervisor
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.workers import TaskRunner
 
@@ -51,36 +52,23 @@ def run_app(server_url: str | None = None) -> int:
     window.show()
 
     server_url = server_url or os.environ.get("AUDIO_CONVERTER_SERVER")
-    backend: BundledBackend | None = None
+    supervisor: BackendSupervisor | None = None
     if server_url:
         token = os.environ.get("AUDIO_CONVERTER_TOKEN")
         window.set_backend(ApiClient(server_url, token), f"server at {server_url}")
     else:
-        backend = _start_bundled_backend(window, runner)
+        supervisor = BackendSupervisor(BundledBackend(), runner, parent=app)
+        supervisor.backend_ready.connect(window.set_backend)
+        supervisor.backend_failed.connect(window.show_backend_error)
+        supervisor.start()
 
     _quit_on_signals(app)
     try:
         return app.exec()
     finally:
+        if supervisor is not None:
+            supervisor.stop()
         runner.wait_for_done(5_000)
-        if backend is not None:
-            backend.stop()
-
-
-def _start_bundled_backend(window: MainWindow, runner: TaskRunner) -> BundledBackend:
-    backend = BundledBackend()
-    # Spawned on the GUI thread, which lives as long as the app; see spawn().
-    backend.spawn()
-
-    def on_ready(url: str) -> None:
-        window.set_backend(ApiClient(url, backend.token), "built-in converter")
-
-    runner.start(
-        lambda _report: backend.wait_until_ready(),
-        on_success=on_ready,
-        on_failure=lambda error: window.show_backend_error(str(error)),
-    )
-    return backend
 
 
 def _quit_on_signals(app: QApplication) -> None:

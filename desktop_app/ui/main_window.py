@@ -92,6 +92,7 @@ class MainWindow(QMainWindow):
         self._poll_in_flight = False
         self._row_actions: dict[int, RowActions] = {}
         self._pending_saves = PendingSaves(settings)
+        self._resumed_saves = False
 
         self.setWindowTitle("Audio Converter")
         self.setAcceptDrops(True)
@@ -120,10 +121,18 @@ class MainWindow(QMainWindow):
         return self._row_actions[key]
 
     def set_backend(self, api: ApiClient, description: str) -> None:
-        """Connect to a running backend and load its formats."""
+        """Connect to a running backend and load its formats.
+
+        Jobs the window follows move to the new connection, so a backend that
+        was restarted reports what became of them.
+        """
         self._api = api
         self._poller = Poller(api)
         self._downloader = Downloader(api)
+        for row in self._model.rows():
+            if row.state is not None and row.state.job is not None and row.can_cancel:
+                self._model.update_row(row.key, state=self._poller.track(row.state.job))
+                self._ensure_polling()
         self._backend_label.setText(f"Connecting to {description}...")
         self._runner.start(
             lambda _report: api.formats(),
@@ -503,8 +512,9 @@ class MainWindow(QMainWindow):
     def _resume_pending_saves(self) -> None:
         """Finish the saves that an earlier run of the app left unfinished."""
         api = self._api
-        if api is None:
+        if api is None or self._resumed_saves:
             return
+        self._resumed_saves = True
         for job_id, folder in self._pending_saves.items():
 
             def resume(job: JobInfo, folder: Path = folder) -> None:
