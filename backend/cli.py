@@ -139,6 +139,8 @@ def serve(argv: Sequence[str]) -> int:
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
         settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Jobs hold the user's audio: only the user may enter the folder.
+        settings.data_dir.chmod(0o700)
     except (ValidationError, OSError) as error:
         logger.error("Invalid settings: %s", error)
         return 2

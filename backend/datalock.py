@@ -25,7 +25,8 @@ def lock_data_folder(folder: Path) -> IO[bytes]:
     operating system releases it when the process ends, also after a crash.
     """
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handle = open(folder / LOCK_NAME, "a+b")  # noqa: SIM115 - held until exit
+    descriptor = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    handle = os.fdopen(descriptor, "r+b")
     try:
         _lock(handle)
     except OSError:

@@ -128,7 +128,10 @@ class BundledBackend:
             # Jobs outlive the launch token, so the next launch can resume them.
             "AUDIO_CONVERTER_OWNER_SCOPE": "server",
         }
-        self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        descriptor = os.open(
+            self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
+        )
+        self._log_file = os.fdopen(descriptor, "ab")
         logger.info("Starting bundled backend: %s", " ".join(command))
         self._process = subprocess.Popen(
             command,

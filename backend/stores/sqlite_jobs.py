@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -36,6 +37,9 @@ class SqliteJobStore:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Created private first: SQLite gives its -wal and -shm files the
+        # database file's permissions.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         self._lock = threading.Lock()
         self._connection = sqlite3.connect(
             path, check_same_thread=False, isolation_level=None, timeout=30

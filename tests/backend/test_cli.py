@@ -96,3 +96,12 @@ def test_second_server_on_same_data_dir_refused(
     )  # fmt: skip
     assert completed.returncode == 2
     assert "Another Audio Converter server is using" in completed.stderr
+
+
+def test_data_folder_is_private(server: subprocess.Popen[str], tmp_path: Path) -> None:
+    _ready_port(server)
+    data = tmp_path / "data"
+    assert data.stat().st_mode & 0o077 == 0
+    for path in data.rglob("*"):
+        if path.is_file():
+            assert path.stat().st_mode & 0o077 == 0, path

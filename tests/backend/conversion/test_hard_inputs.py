@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import struct
 import subprocess
 from pathlib import Path
 
@@ -106,12 +107,31 @@ def test_unsigned_8_bit_wav_converts(converter: Converter, tmp_path: Path) -> No
     _assert_same_length(result.path, source)
 
 
-def test_centre_channel_survives_downmix(converter: Converter, tmp_path: Path) -> None:
-    source = tmp_path / "dialogue.wav"
-    _ffmpeg(
-        "-f", "lavfi", "-i", "sine=f=500:d=2:sample_rate=48000",
-        "-af", "pan=5.1|FC=c0", "-c:a", "pcm_s24le", str(source),
+def _extensible_wav(path: Path, pcm: bytes, rate: int, channels: int) -> Path:
+    """Write 16-bit PCM as a WAVE_FORMAT_EXTENSIBLE file with a 5.1 channel mask."""
+    pcm_subformat = bytes.fromhex("0100000000001000800000aa00389b71")
+    block_align = channels * 2
+    fmt = struct.pack(
+        "<HHIIHHHHI16s",
+        0xFFFE, channels, rate, rate * block_align, block_align, 16,
+        22, 16, 0x3F, pcm_subformat,
     )  # fmt: skip
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    body += b"data" + struct.pack("<I", len(pcm)) + pcm
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    return path
+
+
+def test_centre_channel_survives_downmix(converter: Converter, tmp_path: Path) -> None:
+    raw = subprocess.run(
+        [FFMPEG, "-v", "error", "-f", "lavfi", "-i", "sine=f=500:d=2:sample_rate=48000",
+         "-af", "pan=5.1|FC=c0", "-f", "s16le", "pipe:1"],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout  # fmt: skip
+    source = _extensible_wav(tmp_path / "dialogue.wav", raw, 48_000, 6)
+    assert source.read_bytes()[20:22] == b"\xfe\xff"  # WAVE_FORMAT_EXTENSIBLE
     assert "5.1" in stream_summary(source)
     result = converter.convert(source, "dialogue.wav", ConversionOptions("mp3"))
     assert "stereo" in stream_summary(result.path)
@@ -225,3 +245,13 @@ def test_quiet_float_has_no_warning(converter: Converter, tmp_path: Path) -> Non
     source = make_tone(tmp_path / "quiet.wav", 1.0, extra=["-c:a", "pcm_f32le"])
     result = converter.convert(source, "quiet.wav", ConversionOptions("flac"))
     assert result.adjustments == ()
+
+
+def test_picture_file_is_rejected(converter: Converter, tmp_path: Path) -> None:
+    picture = tmp_path / "cover.mp3"
+    _ffmpeg("-f", "lavfi", "-i", "color=c=blue:s=32x32", "-frames:v", "1",
+            "-f", "image2", "-c:v", "png", str(picture))  # fmt: skip
+    with pytest.raises(InvalidInput) as caught:
+        converter.convert(picture, "cover.mp3", ConversionOptions("flac"))
+    assert caught.value.code in ("unsupported_format", "no_audio_stream")
+    assert "cover.mp3" in caught.value.message
