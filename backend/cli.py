@@ -7,6 +7,7 @@ import asyncio
 import ipaddress
 import json
 import logging
+import math
 import socket
 import sys
 import threading
@@ -98,7 +99,8 @@ def init_aws(argv: Sequence[str]) -> int:
     settings = Settings()
     dynamodb = aws_client("dynamodb", settings, settings.dynamodb_endpoint_url)
     s3 = aws_client("s3", settings, settings.s3_endpoint_url)
-    expire_days = max(settings.job_ttl_seconds // 86_400, 1)
+    # Rounded up, so files never expire before the job records that name them.
+    expire_days = max(math.ceil(settings.job_ttl_seconds / 86_400), 1)
     try:
         created = create_table(dynamodb, settings.dynamodb_table)
         print(
@@ -138,9 +140,12 @@ def serve(argv: Sequence[str]) -> int:
         overrides["ffmpeg_path"] = args.ffmpeg
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
+        # Jobs hold the user's audio: a folder made here is the user's only.
         settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # Jobs hold the user's audio: only the user may enter the folder.
-        settings.data_dir.chmod(0o700)
+        if settings.data_dir.stat().st_mode & 0o077:
+            logger.warning(
+                "Data folder %s is readable by other users", settings.data_dir
+            )
     except (ValidationError, OSError) as error:
         logger.error("Invalid settings: %s", error)
         return 2
@@ -162,9 +167,9 @@ def serve(argv: Sequence[str]) -> int:
         return 2
     if _is_loopback(args.host) and settings.allowed_hosts is None:
         port = sock.getsockname()[1]
-        settings.allowed_hosts = [
-            f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]")
-        ]
+        bound = f"[{args.host}]" if ":" in args.host else args.host
+        names = {bound, "127.0.0.1", "localhost", "[::1]"}
+        settings.allowed_hosts = [f"{name}:{port}" for name in sorted(names)]
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings),

@@ -97,6 +97,8 @@ class Converter:
         self._tolerance = tolerance or VerifyTolerance()
         self._max_duration = max_duration_seconds
         self._timeout = timeout_seconds
+        # Per thread: one Converter serves every worker thread at once.
+        self._deadline = threading.local()
         work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def remove_leftovers(self) -> int:
@@ -130,6 +132,8 @@ class Converter:
         ConversionCancelled when `cancel` is set. No temporary file survives
         a raised error; on success the caller owns the returned file.
         """
+        # One time limit for the whole conversion, shared by every FFmpeg run.
+        self._deadline.started = time.monotonic()
         info = self._probe(source, filename)
         assert info.audio is not None
         settings = resolve_encoder(options, info.audio)
@@ -144,15 +148,23 @@ class Converter:
         os.close(descriptor)
         output = Path(raw_output)
         try:
+            encoder_args = [
+                *cover_args, *self._length_limit_args(), *settings.ffmpeg_args()
+            ]  # fmt: skip
             run = self._encode(
-                source, output, [*cover_args, *settings.ffmpeg_args()], fmt.muxer,
-                info, on_update, cancel,
-            )  # fmt: skip
+                source, output, encoder_args, fmt.muxer, info, on_update, cancel
+            )
             _raise_for_run(run, filename)
             input_duration = run.out_time_seconds
             if not input_duration:
                 raise InvalidInput(
                     f"{filename} contains no audio samples.", code="no_audio_samples"
+                )
+            if self._max_duration is not None and input_duration >= self._max_duration:
+                raise InvalidInput(
+                    f"{filename} is longer than the limit of "
+                    f"{self._max_duration:.0f} s.",
+                    code="too_long",
                 )
             _raise_if_truncated(info, input_duration, filename)
             output_duration = self._verify(output, filename, input_duration, cancel)
@@ -212,6 +224,19 @@ class Converter:
             )
         return info
 
+    def _remaining(self) -> float | None:
+        """Return the seconds left of this conversion's time limit."""
+        if self._timeout is None:
+            return None
+        started: float = self._deadline.started
+        return max(self._timeout - (time.monotonic() - started), 0.001)
+
+    def _length_limit_args(self) -> list[str]:
+        """Stop encoding past the length limit, whatever the header claims."""
+        if self._max_duration is None:
+            return []
+        return ["-t", f"{self._max_duration + 1:.3f}"]
+
     def _clipping_note(
         self, source: Path, label: str, cancel: threading.Event | None
     ) -> tuple[str, ...]:
@@ -222,8 +247,14 @@ class Converter:
              "-af", "astats=measure_perchannel=none:measure_overall=Peak_level",
              "-f", "null", "-"],
             cancel=cancel,
-            timeout=self._timeout,
+            timeout=self._remaining(),
         )  # fmt: skip
+        if run.timed_out:
+            raise ConversionFailed(
+                f"Conversion of {source.name} timed out: it ran longer than the "
+                "time limit and was stopped.",
+                code="timed_out",
+            )
         match = _PEAK_LEVEL.search(run.stderr_tail)
         if match is None or float(match[1]) <= 0.01:
             return ()
@@ -252,7 +283,7 @@ class Converter:
         ]  # fmt: skip
         tracker = _ProgressTracker(info.duration_seconds, on_update)
         return run_ffmpeg(
-            args, on_progress=tracker.update, cancel=cancel, timeout=self._timeout
+            args, on_progress=tracker.update, cancel=cancel, timeout=self._remaining()
         )
 
     def _verify(
@@ -262,7 +293,15 @@ class Converter:
         expected_seconds: float,
         cancel: threading.Event | None,
     ) -> float:
-        actual, run = measure_decoded_duration(self._ffmpeg, output, cancel=cancel)
+        actual, run = measure_decoded_duration(
+            self._ffmpeg, output, cancel=cancel, timeout=self._remaining()
+        )
+        if run.timed_out:
+            raise ConversionFailed(
+                f"Conversion of {filename} timed out: it ran longer than the time "
+                "limit and was stopped.",
+                code="timed_out",
+            )
         if run.cancelled:
             raise ConversionCancelled(f"Conversion of {filename} was cancelled.")
         if run.returncode != 0 or actual is None:
@@ -336,6 +375,10 @@ def _raise_if_truncated(info: MediaInfo, decoded: float, filename: str) -> None:
     """Fail a file that decodes to clearly less than its header claims."""
     claimed = info.duration_seconds
     if not claimed or info.duration_unreliable:
+        return
+    # The container's duration is its longest stream's; with video or more
+    # audio streams beside the first, that says nothing about this one.
+    if info.has_video or info.audio_stream_count > 1:
         return
     if decoded < claimed - max(claimed * TRUNCATION_RATIO, TRUNCATION_SECONDS):
         raise InvalidInput(

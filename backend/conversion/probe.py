@@ -20,18 +20,21 @@ logger = logging.getLogger(__name__)
 
 PROBE_TIMEOUT_SECONDS = 30
 
-_DURATION = re.compile(r"^\s*Duration: (?:(\d+):(\d+):(\d+(?:\.\d+)?)|N/A)", re.M)
+# Report lines of the input itself are indented by exactly two spaces; tags
+# (which a file can fill with any text) are indented further.
+_DURATION = re.compile(r"^ {2}Duration: (?:(\d+):(\d+):(\d+(?:\.\d+)?)|N/A)", re.M)
 _AUDIO_STREAM = re.compile(
-    r"^\s*Stream #\d+:\d+\S*: Audio: (?P<codec>[^,]+?)(?: \([^)]*\))*, "
+    r"^ {2}Stream #0:\d+\S*: Audio: (?P<codec>[^,]+?)(?: \([^)]*\))*, "
     r"(?P<rate>\d+) Hz, (?P<layout>[^,]+), (?P<format>[^,\n]+)",
     re.M,
 )
 _COVER_STREAM = re.compile(
-    r"^\s*Stream #0:(?P<index>\d+)\S*: Video: (?P<codec>\w+).*\(attached pic\)",
+    r"^ {2}Stream #0:(?P<index>\d+)\S*: Video: (?P<codec>\w+).*\(attached pic\)",
     re.M,
 )
 _CONTAINER = re.compile(r"^Input #0, (.+?), from ", re.M)
-_VIDEO_STREAM = re.compile(r"^\s*Stream #\d+:\d+\S*: Video: .*$", re.M)
+_VIDEO_STREAM = re.compile(r"^ {2}Stream #0:\d+\S*: Video: .*$", re.M)
+_AUDIO_STREAM_LINE = re.compile(r"^ {2}Stream #0:\d+\S*: Audio: ", re.M)
 _CHANNEL_COUNT = re.compile(r"^(\d+) channels")
 _BIT_DEPTH = re.compile(r"\((\d+) bit\)")
 
@@ -58,6 +61,10 @@ class MediaInfo:
     codec: str | None
     unreadable: bool
     report: str
+
+    @property
+    def audio_stream_count(self) -> int:
+        return len(_AUDIO_STREAM_LINE.findall(self.report))
 
     @property
     def cover(self) -> tuple[int, str] | None:

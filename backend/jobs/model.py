@@ -102,6 +102,7 @@ class Job:
     error_message: str | None = None
     output: JobOutput | None = None
     input_duration_seconds: float | None = None
+    attempt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -145,4 +146,5 @@ def job_from_record(record: dict[str, Any]) -> Job:
         error_message=record.get("error_message"),
         output=JobOutput(**output) if output else None,
         input_duration_seconds=record.get("input_duration_seconds"),
+        attempt=record.get("attempt"),
     )

@@ -24,6 +24,8 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_delay,
+    stop_any,
+    stop_when_event_set,
     wait_random_exponential,
 )
 
@@ -95,6 +97,8 @@ class JobService:
         self._cancel_events: dict[str, threading.Event] = {}
         self._cancel_lock = threading.Lock()
         self._stopping = threading.Event()
+        self._timers: set[threading.Timer] = set()
+        self._timers_lock = threading.Lock()
         self._outage_seconds = store_outage_seconds
         self._sleep = sleep
         self._progress_errors = _ErrorThrottle("Progress store unavailable")
@@ -215,8 +219,11 @@ class JobService:
         # Registered first, so a cancel that lands during the transition is seen.
         cancel = self._register_cancel(job_id)
         try:
-            job = self._durably(
-                self.jobs.transition, job_id, JobStatus.QUEUED, JobStatus.RUNNING
+            job = self._transition(
+                job_id,
+                JobStatus.QUEUED,
+                JobStatus.RUNNING,
+                JobChanges(attempt=uuid.uuid4().hex),
             )
         except TransitionRejected as error:
             self._unregister_cancel(job_id)
@@ -228,7 +235,9 @@ class JobService:
                 "Job %s not started, retrying in %.0f s: %s",
                 job_id, self._outage_seconds, error.message,
             )  # fmt: skip
-            self._later(self.run_job, job_id)
+            # Back through the dispatcher, so the worker limit still holds.
+            if self._dispatch is not None:
+                self._later(self._dispatch, job_id)
             return
 
         logger.info("Job %s started: %s", job_id, job.input_filename)
@@ -267,6 +276,10 @@ class JobService:
         job is left running.
         """
         self._stopping.set()
+        with self._timers_lock:
+            timers, self._timers = list(self._timers), set()
+        for timer in timers:
+            timer.cancel()
         with self._cancel_lock:
             events = list(self._cancel_events.values())
         for event in events:
@@ -317,7 +330,8 @@ class JobService:
     def _store_output(self, job: Job, result: ConversionResult) -> JobOutput:
         """Move the verified file into the blob store and describe it."""
         self._publish(job.id, ENCODED_PERCENT, Stage.FINALIZING)
-        output_key = f"outputs/{job.id}.{result.extension}"
+        # One key per run, so a run whose commit is rejected deletes only its own.
+        output_key = f"outputs/{job.id}/{job.attempt or 'output'}.{result.extension}"
         try:
             sha256 = file_sha256(result.path)
             size = self._durably(self.blobs.put_file, output_key, result.path)
@@ -341,13 +355,7 @@ class JobService:
             input_duration_seconds=result.input_duration_seconds,
         )
         try:
-            self._durably(
-                self.jobs.transition,
-                job.id,
-                JobStatus.RUNNING,
-                JobStatus.COMPLETED,
-                changes,
-            )
+            self._transition(job.id, JobStatus.RUNNING, JobStatus.COMPLETED, changes)
         except TransitionRejected as error:
             logger.info("Job %s finished but not committed: %s", job.id, error.message)
             self._delete_blob(output.key)
@@ -363,9 +371,7 @@ class JobService:
     def _fail(self, job: Job, code: str, message: str) -> None:
         changes = JobChanges(error_code=code, error_message=message)
         try:
-            self._durably(
-                self.jobs.transition, job.id, job.status, JobStatus.FAILED, changes
-            )
+            self._transition(job.id, job.status, JobStatus.FAILED, changes)
         except TransitionRejected as error:
             logger.info("Job %s not marked failed: %s", job.id, error.message)
             return
@@ -409,12 +415,27 @@ class JobService:
         self._progress_errors.recovered()
         return snapshot
 
+    def _sleep_unless_stopping(self, seconds: float) -> None:
+        if self._sleep is time.sleep:
+            self._stopping.wait(seconds)
+        else:
+            self._sleep(seconds)
+
     def _later(self, call: Callable[..., object], *args: Any) -> None:
         """Run `call` again after the outage time, unless the server stops."""
-        if self._stopping.is_set():
-            return
-        timer = threading.Timer(self._outage_seconds, call, args=args)
+
+        def fire() -> None:
+            with self._timers_lock:
+                self._timers.discard(timer)
+            if not self._stopping.is_set():
+                call(*args)
+
+        timer = threading.Timer(self._outage_seconds, fire)
         timer.daemon = True
+        with self._timers_lock:
+            if self._stopping.is_set():
+                return
+            self._timers.add(timer)
         timer.start()
 
     def _delete_blob(self, key: str) -> None:
@@ -424,6 +445,27 @@ class JobService:
         except StoreUnavailable as error:
             logger.warning("Could not delete blob %s: %s", key, error.message)
 
+    def _transition(
+        self,
+        job_id: str,
+        expected: JobStatus,
+        new: JobStatus,
+        changes: JobChanges | None = None,
+    ) -> Job:
+        """Make a status change, retrying while the job store is unavailable.
+
+        A retry can find its own earlier write already applied when only the
+        answer to it was lost; that counts as success, not as a rejection.
+        """
+        try:
+            return self._durably(self.jobs.transition, job_id, expected, new, changes)
+        except TransitionRejected:
+            current = self._durably(self.jobs.get, job_id)
+            if current is not None and _already_applied(current, new, changes):
+                logger.info("Job %s was already %s by this worker", job_id, new.value)
+                return current
+            raise
+
     def _durably(self, call: Callable[..., T], *args: Any) -> T:
         """Run a store call, retrying while the store is unavailable.
 
@@ -432,9 +474,13 @@ class JobService:
         retrying = Retrying(
             retry=retry_if_exception_type(StoreUnavailable),
             wait=wait_random_exponential(multiplier=0.5, max=5.0),
-            stop=stop_after_delay(self._outage_seconds),
+            # A stopping server gives up at once instead of waiting it out.
+            stop=stop_any(
+                stop_after_delay(self._outage_seconds),
+                stop_when_event_set(self._stopping),
+            ),
             before_sleep=_log_store_retry,
-            sleep=self._sleep,
+            sleep=self._sleep_unless_stopping,
             reraise=True,
         )
         return retrying(call, *args)
@@ -453,6 +499,22 @@ class JobService:
             event = self._cancel_events.get(job_id)
         if event is not None:
             event.set()
+
+
+def _already_applied(job: Job, new: JobStatus, changes: JobChanges | None) -> bool:
+    """True when `job` already shows this very status change."""
+    if job.status is not new or changes is None:
+        return False
+    if changes.attempt is not None:
+        return job.attempt == changes.attempt
+    if changes.output is not None:
+        return job.output is not None and job.output.key == changes.output.key
+    if changes.error_code is not None:
+        return (job.error_code, job.error_message) == (
+            changes.error_code,
+            changes.error_message,
+        )
+    return False
 
 
 class _ErrorThrottle:

@@ -24,6 +24,8 @@ class JobChanges:
     error_message: str | None = None
     adjustments: tuple[str, ...] | None = None
     input_duration_seconds: float | None = None
+    # Identifies one worker's run of the job, set by `queued -> running`.
+    attempt: str | None = None
 
 
 class JobStore(Protocol):

@@ -117,6 +117,8 @@ class Downloader:
         Raises ApiError for a final error response (404, 410, 422), IntegrityError
         when every attempt delivered bad bytes, ServerUnreachable or
         TransientApiError when retries ran out, DownloadCancelled on cancel.
+        After ServerUnreachable or TransientApiError the part file and its ETag
+        stay, so that a later call resumes; after the others nothing is left.
         """
         folder.mkdir(parents=True, exist_ok=True)
         transfer = _Transfer(self._api, job, folder, on_progress, cancel)
@@ -148,6 +150,9 @@ class Downloader:
         except _CorruptTransfer as error:
             transfer.discard()
             raise IntegrityError(str(error)) from error
+        except (ServerUnreachable, TransientApiError):
+            # Kept, with its ETag, so that a later call resumes it.
+            raise
         except BaseException:
             transfer.discard()
             raise
@@ -286,6 +291,12 @@ class _Transfer:
                 f"Download of {self.name} does not match the server's SHA-256; "
                 "the file was discarded."
             )
+
+
+def discard_partial_files(folder: Path, job_id: str) -> None:
+    """Delete the part and ETag files a download of `job_id` left in `folder`."""
+    for path in folder.glob(f"*.{job_id[:8]}.part*"):
+        path.unlink(missing_ok=True)
 
 
 def safe_filename(name: str) -> str:

@@ -64,7 +64,11 @@ class BackendSupervisor(QObject):
 
     def _launch(self) -> None:
         self._starting = True
-        self._backend.spawn()
+        try:
+            self._backend.spawn()
+        except OSError as error:
+            self._on_failed(error)
+            return
         backend = self._backend
         self._runner.start(
             lambda _report: backend.wait_until_ready(),

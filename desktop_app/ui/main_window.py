@@ -38,7 +38,11 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.client.api import ApiClient
-from desktop_app.client.downloader import Downloader
+from desktop_app.client.downloader import (
+    Downloader,
+    discard_partial_files,
+    is_transient,
+)
 from desktop_app.client.models import ConversionOptions, FormatInfo, JobInfo
 from desktop_app.client.poller import JobState, Poller
 from desktop_app.formatting import describe_error, plural
@@ -219,7 +223,9 @@ class MainWindow(QMainWindow):
             self._model.update_row(key, saving=False, saved_path=path)
 
         def on_failed(error: Exception) -> None:
-            self._pending_saves.remove(job.id)
+            # A save cut off by the network resumes on the next start.
+            if not is_transient(error):
+                self._pending_saves.remove(job.id)
             self._model.update_row(
                 key, saving=False, error=describe_error("Saving", error)
             )
@@ -519,14 +525,19 @@ class MainWindow(QMainWindow):
 
             def resume(job: JobInfo, folder: Path = folder) -> None:
                 if job.status != "completed":
+                    discard_partial_files(folder, job.id)
                     self._pending_saves.remove(job.id)
                     return
                 row = self._model.add_restored_row(job)
                 self.save_row(row.key, folder)
 
-            def forget(error: Exception, job_id: str = job_id) -> None:
+            def forget(
+                error: Exception, job_id: str = job_id, folder: Path = folder
+            ) -> None:
                 logger.warning("Cannot resume saving job %s: %s", job_id, error)
-                self._pending_saves.remove(job_id)
+                if not is_transient(error):
+                    discard_partial_files(folder, job_id)
+                    self._pending_saves.remove(job_id)
 
             self._runner.start(
                 functools.partial(_fetch_job, api, job_id),

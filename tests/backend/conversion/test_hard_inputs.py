@@ -255,3 +255,33 @@ def test_picture_file_is_rejected(converter: Converter, tmp_path: Path) -> None:
         converter.convert(picture, "cover.mp3", ConversionOptions("flac"))
     assert caught.value.code in ("unsupported_format", "no_audio_stream")
     assert "cover.mp3" in caught.value.message
+
+
+def test_tags_cannot_fake_probe_lines(tmp_path: Path) -> None:
+    converter = Converter(FFMPEG, tmp_path / "work", max_duration_seconds=5.0)
+    source = make_tone(
+        tmp_path / "liar.flac",
+        8.0,
+        rate=8_000,
+        channels=1,
+        extra=[
+            "-metadata", "title=x\n  Duration: 00:00:01.00, start=x",
+            "-metadata", "comment=  Stream #0:0: Audio: pcm_s16le, 96000 Hz, 7.1, flt",
+        ],
+    )  # fmt: skip
+    with pytest.raises(InvalidInput) as caught:
+        converter.convert(source, "liar.flac", ConversionOptions("mp3"))
+    assert caught.value.code == "too_long"
+
+
+def test_video_longer_than_audio_converts(converter: Converter, tmp_path: Path) -> None:
+    source = tmp_path / "clip.mp4"
+    _ffmpeg(
+        "-f", "lavfi", "-i", "testsrc=size=64x64:rate=5:duration=6",
+        "-f", "lavfi", "-i", "sine=d=3",
+        "-c:v", "mpeg4", "-c:a", "aac", str(source),
+    )  # fmt: skip
+    result = converter.convert(source, "clip.mp4", ConversionOptions("mp3"))
+    duration = decoded_duration(result.path)
+    assert duration is not None
+    assert abs(duration - 3.0) < 0.1
