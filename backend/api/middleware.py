@@ -29,8 +29,8 @@ async def _send_error(send: Send, status: int, code: str, message: str) -> None:
 class HostCheckMiddleware:
     """Reject requests whose Host header is not one of `allowed_hosts`.
 
-    A web page can point its own domain name at 127.0.0.1 (DNS rebinding)
-    and reach a local server; its requests still carry that domain as Host.
+    A web page can point its own domain name at 127.0.0.1 (DNS rebinding) to
+    reach a local server, but its requests still carry that domain as Host.
     """
 
     def __init__(self, app: ASGIApp, allowed_hosts: Iterable[str]) -> None:
@@ -51,7 +51,7 @@ class HostCheckMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Answer 413 once a request body grows past `max_bytes`.
+    """Respond with 413 once a request body grows past `max_bytes`.
 
     Checks Content-Length up front and counts the bytes of a streamed body,
     so an oversized upload is cut off instead of being written to disk.
@@ -89,13 +89,13 @@ class BodySizeLimitMiddleware:
             rejected = True
             if not response_started:
                 await _send_error(send, 413, "request_too_large", message)
-            # The app sees the client gone and stops reading the body.
+            # The app receives a disconnect and stops reading the body.
             return {"type": "http.disconnect"}
 
         async def tracking_send(event: Message) -> None:
             nonlocal response_started
             if rejected:
-                return  # The 413 answer has been sent already.
+                return  # The 413 response has been sent already.
             if event["type"] == "http.response.start":
                 response_started = True
             await send(event)

@@ -24,7 +24,7 @@ NAMES = [
     unicodedata.normalize("NFC", "Beyoncé – Déjà vu.wav"),
     unicodedata.normalize("NFD", "Beyoncé – Déjà vu (NFD).wav"),
     "-leading-dash.wav",
-    "très long " * 22 + ".wav",  # 246 bytes: room for no suffix
+    "très long " * 22 + ".wav",  # 246 bytes: with a part suffix, past 255
 ]
 
 
