@@ -63,7 +63,7 @@ class InvalidOptions(ConverterError):
 
 
 class InvalidInput(ConverterError):
-    """Raised when an uploaded file holds no audio that FFmpeg can decode."""
+    """Raised when an uploaded file contains no audio that FFmpeg can decode."""
 
     code = "invalid_input"
     status_code = 422

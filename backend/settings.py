@@ -69,7 +69,9 @@ class Settings(BaseSettings):
         default=4 * 1024**3, ge=1, description="Largest upload accepted, in bytes."
     )
     max_duration_seconds: float = Field(
-        default=24 * 3600.0, gt=0, description="Longest input accepted, in seconds."
+        default=24 * 3600.0,
+        gt=0,
+        description="Maximum input length accepted, in seconds.",
     )
     conversion_timeout_seconds: float = Field(
         default=3 * 3600.0,
@@ -78,7 +80,7 @@ class Settings(BaseSettings):
     )
     allowed_hosts: list[str] | None = Field(
         default=None,
-        description="Host header values the server answers; None accepts any. "
+        description="Host header values the server accepts; None accepts any. "
         "Set automatically when serving on a loopback address.",
     )
 

@@ -127,7 +127,7 @@ class Converter:
     ) -> ConversionResult:
         """Convert `source` (uploaded as `filename`) and return the verified output.
 
-        Raises InvalidInput when the file holds no usable audio,
+        Raises InvalidInput when the file contains no usable audio,
         ConversionFailed when FFmpeg or the output check fails, and
         ConversionCancelled when `cancel` is set. No temporary file survives
         a raised error; on success the caller owns the returned file.
@@ -356,8 +356,9 @@ def _cover_args(
 ) -> tuple[list[str], tuple[str, ...]]:
     """Return the arguments that copy the cover picture, and a note if dropped.
 
-    Only JPEG and PNG pictures are copied; every target that holds a cover
-    takes those. The picture never becomes a video track.
+    Only JPEG and PNG pictures are copied, because every target that stores a
+    cover accepts those. The picture is copied as an attached picture, never
+    as a video track.
     """
     cover = info.cover
     if cover is None:
@@ -376,8 +377,8 @@ def _raise_if_truncated(info: MediaInfo, decoded: float, filename: str) -> None:
     claimed = info.duration_seconds
     if not claimed or info.duration_unreliable:
         return
-    # The container's duration is its longest stream's; with video or more
-    # audio streams beside the first, that says nothing about this one.
+    # The container's duration is that of its longest stream, so with video or
+    # more audio streams beside the first it does not describe this stream.
     if info.has_video or info.audio_stream_count > 1:
         return
     if decoded < claimed - max(claimed * TRUNCATION_RATIO, TRUNCATION_SECONDS):

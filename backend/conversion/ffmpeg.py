@@ -51,7 +51,7 @@ class FfmpegProgress:
 
 @dataclass(frozen=True)
 class FfmpegRun:
-    """How an FFmpeg run ended."""
+    """Outcome of one FFmpeg run."""
 
     returncode: int
     out_time_seconds: float | None
@@ -83,8 +83,9 @@ def run_ffmpeg(
     """Run `args` (binary first) with `-progress pipe:1` and wait for the end.
 
     `on_progress` is called from a reader thread for every progress block.
-    Setting `cancel`, or passing `timeout` seconds, kills FFmpeg; the result
-    says which happened. Nothing here raises for a non-zero exit status.
+    Setting `cancel`, or passing `timeout` seconds, kills FFmpeg, and the
+    result records which of the two happened. Nothing here raises for a
+    non-zero exit status.
     """
     command = [args[0], "-nostdin", "-nostats", "-progress", "pipe:1", *args[1:]]
     logger.debug("Starting FFmpeg: %r", command)

@@ -1,8 +1,9 @@
 """Output formats and the resolution of options each encoder can take.
 
 A value an encoder cannot take (Opus at 44.1 kHz, MP3 above 48 kHz, MP3 with
-more than two channels) is moved to the nearest valid one here, and the move is
-recorded as a sentence for the job, so FFmpeg never gets an invalid request.
+more than two channels) is moved to the nearest valid one here. Each move is
+recorded as a sentence for the job, so FFmpeg gets only valid requests for
+the limits listed here.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ _OPUS_MAX_KBPS_PER_CHANNEL = 256
 
 @dataclass(frozen=True)
 class OutputFormat:
-    """How one target format is encoded and muxed."""
+    """Encoder, muxer and option limits of one target format."""
 
     name: str
     label: str
@@ -156,7 +157,7 @@ DEFAULT_VORBIS_QUALITY = 5.0
 
 @dataclass(frozen=True)
 class SourceAudio:
-    """What the encoder needs to know about the input's first audio stream."""
+    """Properties of the input's first audio stream that the encoder needs."""
 
     sample_rate: int | None
     channels: int | None
@@ -345,7 +346,7 @@ def _resolve_sample_rate(
     if requested is not None:
         resolved = _nearest(wanted, fmt.sample_rates, prefer_higher=True)
     else:
-        # Never lose the source's bandwidth: take the next rate up if any.
+        # Take the next rate up if there is one, so the source's bandwidth is kept.
         higher = [rate for rate in fmt.sample_rates if rate >= wanted]
         resolved = min(higher) if higher else max(fmt.sample_rates)
     origin = "the requested" if requested is not None else "the source's"
@@ -388,7 +389,7 @@ def _resolve_codec(fmt: OutputFormat, source: SourceAudio) -> str:
 
 
 def stores_integers(settings: EncoderSettings) -> bool:
-    """True when the output holds integer samples, which cannot exceed full scale."""
+    """Return True when the output stores integers, which stop at full scale."""
     return settings.output_format.lossless and not settings.codec.startswith("pcm_f")
 
 

@@ -52,7 +52,7 @@ _UNREADABLE_MARKERS = (
 
 @dataclass(frozen=True)
 class MediaInfo:
-    """What probing found in one input file."""
+    """Probe result for one input file."""
 
     duration_seconds: float | None
     has_audio: bool

@@ -40,6 +40,12 @@ ALLOWED_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
 }
 
 
+def check_transition(expected: JobStatus, new: JobStatus) -> None:
+    """Raise ValueError for a status change the state machine does not have."""
+    if new not in ALLOWED_TRANSITIONS[expected]:
+        raise ValueError(f"{expected.value} -> {new.value} is not a transition")
+
+
 class Stage(StrEnum):
     """Stage kept in the progress store; drives the client's progress display."""
 
@@ -57,7 +63,7 @@ class Stage(StrEnum):
 
 @dataclass(frozen=True)
 class ConversionOptions:
-    """What the user asked for; None means "keep the source's value"."""
+    """Options the user requested; None means "keep the source's value"."""
 
     format: str
     bitrate_kbps: int | None = None

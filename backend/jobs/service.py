@@ -455,7 +455,7 @@ class JobService:
         """Make a status change, retrying while the job store is unavailable.
 
         A retry can find its own earlier write already applied when only the
-        answer to it was lost; that counts as success, not as a rejection.
+        response to it was lost. That counts as success, not as a rejection.
         """
         try:
             return self._durably(self.jobs.transition, job_id, expected, new, changes)

@@ -16,9 +16,9 @@ from botocore.exceptions import ClientError
 
 from backend.errors import TransitionRejected
 from backend.jobs.model import (
-    ALLOWED_TRANSITIONS,
     Job,
     JobStatus,
+    check_transition,
     job_from_record,
     job_to_record,
 )
@@ -73,8 +73,7 @@ class DynamoJobStore:
         new: JobStatus,
         changes: JobChanges | None = None,
     ) -> Job:
-        if new not in ALLOWED_TRANSITIONS[expected]:
-            raise ValueError(f"{expected.value} -> {new.value} is not a transition")
+        check_transition(expected, new)
         current = self.get(job_id, consistent=True)
         if current is None or current.status is not expected:
             raise TransitionRejected(

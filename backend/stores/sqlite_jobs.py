@@ -12,9 +12,9 @@ from pathlib import Path
 
 from backend.errors import TransitionRejected
 from backend.jobs.model import (
-    ALLOWED_TRANSITIONS,
     Job,
     JobStatus,
+    check_transition,
     job_from_record,
     job_to_record,
 )
@@ -72,8 +72,7 @@ class SqliteJobStore:
         new: JobStatus,
         changes: JobChanges | None = None,
     ) -> Job:
-        if new not in ALLOWED_TRANSITIONS[expected]:
-            raise ValueError(f"{expected.value} -> {new.value} is not a transition")
+        check_transition(expected, new)
         with self._lock:
             cursor = self._connection.cursor()
             cursor.execute("BEGIN IMMEDIATE")

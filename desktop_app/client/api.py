@@ -35,8 +35,8 @@ UploadProgress = Callable[[int, int], None]
 class ApiClient:
     """Blocking client for one backend; safe to share between threads.
 
-    Every method raises ApiError (TransientApiError for answers worth
-    retrying) or ServerUnreachable when no answer arrived.
+    Every method raises ApiError (TransientApiError for responses worth
+    retrying), or ServerUnreachable when no response arrived.
     """
 
     def __init__(
@@ -73,7 +73,7 @@ class ApiClient:
         self._http.close()
 
     def health(self) -> dict[str, Any]:
-        """Return the health answer; raises if the server is not up."""
+        """Return the health response; raise if the server is not up."""
         return self._json("GET", "/health")  # type: ignore[no-any-return]
 
     def formats(self) -> list[FormatInfo]:
@@ -161,7 +161,7 @@ def error_from_response(response: httpx.Response) -> ApiError:
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Return the seconds a Retry-After header asks for (delay or HTTP date)."""
+    """Return the delay in seconds a Retry-After header requests (seconds or date)."""
     if value is None:
         return None
     value = value.strip()

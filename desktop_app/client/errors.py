@@ -1,7 +1,7 @@
 """Errors the client core raises.
 
 ClientError
-├── ApiError              the server answered with an error body
+├── ApiError              the server responded with an error body
 │   └── TransientApiError 409 not_completed, 429, 502, 503, 504
 ├── ServerUnreachable     connection failed, timed out or dropped
 ├── IntegrityError        a download's size or SHA-256 does not match
@@ -16,7 +16,7 @@ class ClientError(Exception):
 
 
 class ApiError(ClientError):
-    """The server answered with an error status and body."""
+    """The server responded with an error status and body."""
 
     def __init__(
         self,
@@ -33,7 +33,7 @@ class ApiError(ClientError):
 
 
 class TransientApiError(ApiError):
-    """An error answer that a later retry may not get."""
+    """An error response that a later retry may not get."""
 
 
 class ServerUnreachable(ClientError):

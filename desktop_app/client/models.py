@@ -1,4 +1,4 @@
-"""Typed views of the API's JSON answers."""
+"""Typed views of the API's JSON responses."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ TERMINAL_STATUSES = TERMINAL_STAGES
 
 @dataclass(frozen=True)
 class ConversionOptions:
-    """What to convert to; None keeps the source's value or the format default."""
+    """Conversion target; None keeps the source's value or the format default."""
 
     format: str
     bitrate_kbps: int | None = None
@@ -69,7 +69,7 @@ class JobInfo:
 
 @dataclass(frozen=True)
 class ProgressInfo:
-    """One progress answer; `progress` is a percentage, None when unknown."""
+    """One progress response; `progress` is a percentage, None when unknown."""
 
     progress: float | None
     stage: str

@@ -1,4 +1,4 @@
-"""Turn progress answers into job state changes, for the window and the CLI."""
+"""Turn progress responses into job state changes, for the window and the CLI."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class JobState:
-    """What the client knows about one job."""
+    """Client-side state of one job."""
 
     job_id: str
     filename: str
@@ -96,8 +96,8 @@ class Poller:
             job = self._api.get_job(state.job_id) if progress.is_terminal else state.job
             state = replace(
                 state,
-                # The server knows only the stage while its progress store is
-                # down; keep the last percentage seen until it is back.
+                # While its progress store is down the server reports only the
+                # stage, so the last percentage seen is kept until it is back.
                 progress=state.progress
                 if progress.progress is None
                 else progress.progress,

@@ -19,8 +19,8 @@ MAX_RESTARTS = 5
 class BackendSupervisor(QObject):
     """Owns the bundled backend for the app's lifetime. GUI thread only.
 
-    Spawning happens on the GUI thread (see BundledBackend.spawn); waiting
-    for the backend to answer runs on the thread pool.
+    Spawning happens on the GUI thread (see BundledBackend.spawn), and waiting
+    for the backend's health check runs on the thread pool.
 
     Signals:
         backend_ready(object, str): an ApiClient for the running backend, and

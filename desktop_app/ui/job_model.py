@@ -45,7 +45,7 @@ HEADERS = {
 
 
 class Phase(enum.Enum):
-    """Where a row is in its life, as far as this client is concerned."""
+    """Client-side lifecycle stage of a row."""
 
     READY = "ready"
     UPLOADING = "uploading"

@@ -2,7 +2,7 @@
 
 The job store is wrapped so that eventually consistent reads lag up to
 500 ms behind each write and each write itself is slowed. A client polls
-progress and downloads the moment it sees `stage == completed`, with no
+progress and downloads the moment it reads `stage == completed`, with no
 retries. With the protocol as built, no such download may get 409. With the
 protocol reordered (progress published before the commit), or with the
 download path reading eventually consistently, the same check must fail, which
@@ -95,8 +95,11 @@ def _download_once(api: ApiClient, job_id: str) -> str:
 
 
 def _lagging(honour_consistent: bool = True) -> Any:
-    """Eventual reads lag 0 to 500 ms after each write; each write takes 0 to
-    300 ms, which widens the gap a reordered protocol leaves open."""
+    """Make eventual reads lag 0 to 500 ms behind each write.
+
+    Each write also takes 0 to 300 ms, which widens the gap that a reordered
+    protocol leaves open.
+    """
 
     def wrap(inner: Any) -> LaggingJobStore:
         return LaggingJobStore(

@@ -17,7 +17,7 @@ def wait_for_stage(
     stages: tuple[str, ...] = ("completed", "failed", "cancelled"),
     timeout: float = WAIT_SECONDS,
 ) -> list[ProgressInfo]:
-    """Poll until the job reaches one of `stages`; return every answer seen."""
+    """Poll until the job reaches one of `stages`; return every response read."""
     seen: list[ProgressInfo] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
