@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 from backend.conversion.formats import OutputFormat
-from backend.jobs.model import Job, JobStatus, Progress, Stage
+from backend.jobs.model import Job, JobStatus, MetadataReport, Progress, Stage
 
 
 class ErrorBody(BaseModel):
@@ -28,6 +30,38 @@ class OptionsBody(BaseModel):
     quality: float | None = None
     sample_rate: int | None = None
     channels: int | None = None
+    bitrate_mode: str | None = None
+    compression_level: int | None = None
+    bit_depth: int | None = None
+    loudness_lufs: float | None = None
+    true_peak_db: float | None = None
+    trim_start_seconds: float | None = None
+    trim_end_seconds: float | None = None
+    fade_in_seconds: float | None = None
+    fade_out_seconds: float | None = None
+    keep_metadata: bool = True
+
+
+PictureFate = Literal["kept", "dropped"]
+_PICTURE_FATES: dict[str, PictureFate] = {"kept": "kept", "dropped": "dropped"}
+
+
+class MetadataBody(BaseModel):
+    """The fate of the source's tags and picture in the output."""
+
+    kept: list[str] = Field(description="Tag names the output contains.")
+    dropped: list[str] = Field(description="Tag names the output lacks.")
+    picture: PictureFate | None = Field(
+        description="The embedded picture's fate, or null when the source had none."
+    )
+
+    @classmethod
+    def from_report(cls, report: MetadataReport) -> MetadataBody:
+        return cls(
+            kept=list(report.kept),
+            dropped=list(report.dropped),
+            picture=_PICTURE_FATES.get(report.picture or ""),
+        )
 
 
 class OutputBody(BaseModel):
@@ -54,6 +88,10 @@ class JobBody(BaseModel):
     error_code: str | None = None
     error_message: str | None = None
     output: OutputBody | None = None
+    metadata: MetadataBody | None = Field(
+        default=None,
+        description="Tags and picture kept or dropped, or null until completed.",
+    )
 
     @classmethod
     def from_job(cls, job: Job) -> JobBody:
@@ -77,6 +115,9 @@ class JobBody(BaseModel):
             error_code=job.error_code,
             error_message=job.error_message,
             output=output,
+            metadata=(
+                None if job.metadata is None else MetadataBody.from_report(job.metadata)
+            ),
         )
 
 
@@ -119,6 +160,22 @@ class FormatBody(BaseModel):
     quality_range: tuple[float, float] | None
     sample_rates: list[int] | None
     max_channels: int
+    bitrate_modes: list[str] | None = Field(
+        description="Bitrate modes the encoder offers (cbr, abr, vbr), or null."
+    )
+    compression_levels: tuple[int, int] | None = Field(
+        description="Lowest and highest compression level, or null."
+    )
+    bit_depths: list[int] | None = Field(
+        description="Integer bit depths the output can be stored in, or null."
+    )
+    holds_tags: bool = Field(description="Whether the output can contain tags.")
+    tag_names: list[str] | None = Field(
+        description="The only tags the container stores, or null when it takes any."
+    )
+    holds_cover: bool = Field(
+        description="Whether the output can contain a cover picture."
+    )
 
     @classmethod
     def from_format(cls, fmt: OutputFormat) -> FormatBody:
@@ -133,6 +190,12 @@ class FormatBody(BaseModel):
             quality_range=fmt.quality_range,
             sample_rates=list(fmt.sample_rates) if fmt.sample_rates else None,
             max_channels=fmt.max_channels,
+            bitrate_modes=list(fmt.bitrate_modes) if fmt.bitrate_modes else None,
+            compression_levels=fmt.compression_levels,
+            bit_depths=list(fmt.bit_depths) if fmt.bit_depths else None,
+            holds_tags=fmt.holds_tags,
+            tag_names=list(fmt.tag_names) if fmt.tag_names else None,
+            holds_cover=fmt.holds_cover,
         )
 
 

@@ -1,11 +1,16 @@
 """Convert one file: probe, resolve options, run FFmpeg, verify the output.
 
 FFmpeg's exit status is not trusted. An output counts only once it decodes
-and its duration matches what FFmpeg decoded from the input.
+and its duration matches what FFmpeg decoded from the input, less any trim.
+
+Up to three FFmpeg passes read the input: one that decodes it to learn its
+exact length (only when trimming or fading), one that measures its loudness
+(only when normalising), and the encode. Each has its share of the progress.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -18,6 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from backend.conversion.edits import (
+    EditPlan,
+    LoudnessMeasurement,
+    LoudnessTarget,
+    needs_edit,
+    parse_loudnorm_output,
+    plan_edit,
+)
 from backend.conversion.ffmpeg import (
     SAFE_INPUT_ARGS,
     FfmpegProgress,
@@ -25,10 +38,21 @@ from backend.conversion.ffmpeg import (
     measure_decoded_duration,
     run_ffmpeg,
 )
-from backend.conversion.formats import resolve_encoder, stores_integers
+from backend.conversion.formats import (
+    EncoderSettings,
+    OutputFormat,
+    resolve_encoder,
+    stores_integers,
+)
+from backend.conversion.metadata import (
+    compare_tags,
+    gain_tag_keys,
+    metadata_args,
+    parse_tags,
+)
 from backend.conversion.probe import PROBE_TIMEOUT_SECONDS, MediaInfo, probe
 from backend.errors import ConversionCancelled, ConversionFailed, InvalidInput
-from backend.jobs.model import ConversionOptions
+from backend.jobs.model import ConversionOptions, MetadataReport
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +63,8 @@ _COMPONENT_PREFIX = re.compile(r"^(\[[^\]]*@ 0x[0-9a-f]+\] ?)+")
 # kept for the moment the job store has committed the job as completed.
 ENCODED_PERCENT = 99.0
 _COPYABLE_COVER_CODECS = frozenset({"mjpeg", "png"})
+# The "[error] " tag of a log line written with `-loglevel level+...`.
+_LEVEL_TAG = re.compile(r"\[(error|fatal|panic|warning|info|verbose|debug)\] ")
 _PEAK_LEVEL = re.compile(r"Peak level dB: (-?[\d.]+|-?inf)")
 # A file is truncated when it decodes to less than its header claims by more
 # than this share or this many seconds, whichever is larger.
@@ -46,6 +72,14 @@ TRUNCATION_RATIO = 0.01
 TRUNCATION_SECONDS = 0.25
 # Below this a header's sample rate is damage, not audio (telephony uses 8 kHz).
 MIN_SOURCE_SAMPLE_RATE = 1_000
+# Shares of the progress bar taken by the passes before the encode. On
+# 300 s of stereo pink noise (44.1 kHz WAV and 192 kbit/s MP3, FFmpeg 9.0),
+# decoding took 0.2-0.8 s, loudnorm's measuring pass (which upsamples to
+# 192 kHz) 11-13 s, and an MP3 encode with the measured gain 3.5-4.5 s.
+_LENGTH_PASS_SHARE = 0.05
+_MEASURE_PASS_SHARE = 0.65
+# Output rate after loudnorm when the source's rate is unknown.
+_FALLBACK_SAMPLE_RATE = 48_000
 
 
 @dataclass(frozen=True)
@@ -67,6 +101,7 @@ class ConversionResult:
     input_duration_seconds: float
     output_duration_seconds: float
     adjustments: tuple[str, ...]
+    metadata: MetadataReport | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +163,7 @@ class Converter:
         """Convert `source` (uploaded as `filename`) and return the verified output.
 
         Raises InvalidInput when the file contains no usable audio,
+        InvalidOptions when its trims leave no audio or its fades do not fit,
         ConversionFailed when FFmpeg or the output check fails, and
         ConversionCancelled when `cancel` is set. No temporary file survives
         a raised error; on success the caller owns the returned file.
@@ -138,36 +174,47 @@ class Converter:
         assert info.audio is not None
         settings = resolve_encoder(options, info.audio)
         fmt = settings.output_format
-        cover_args, cover_note = _cover_args(info, fmt.holds_cover, fmt.label)
-        adjustments = settings.adjustments + cover_note
+        source_tags = parse_tags(info.report)
+        tag_args, cover_args, notes = _tag_and_cover_args(
+            info, fmt, options, source_tags
+        )
+        adjustments = settings.adjustments + notes
         if info.audio.is_float and stores_integers(settings):
             adjustments += self._clipping_note(source, fmt.label, cancel)
+        spans = _PassSpans(needs_edit(options), options.loudness_lufs is not None)
         descriptor, raw_output = tempfile.mkstemp(
             dir=self._work_dir, prefix="output-", suffix=f".{fmt.extension}"
         )
         os.close(descriptor)
         output = Path(raw_output)
         try:
-            encoder_args = [
-                *cover_args, *self._length_limit_args(), *settings.ffmpeg_args()
-            ]  # fmt: skip
-            run = self._encode(
-                source, output, encoder_args, fmt.muxer, info, on_update, cancel
+            audio = self._plan_audio(
+                source, filename, options, info, settings, spans, on_update, cancel
             )
+            adjustments += audio.notes
+            edit = audio.edit
+
+            encoder_args = [
+                *cover_args, *tag_args, *self._length_limit_args(),
+                *settings.ffmpeg_args(),
+            ]  # fmt: skip
+            if audio.filters:
+                encoder_args += ["-af", ",".join(audio.filters)]
+            tracker = _ProgressTracker(
+                edit.length if edit else info.duration_seconds,
+                on_update,
+                span=spans.encode,
+            )
+            run = self._encode(source, output, encoder_args, fmt.muxer, tracker, cancel)
             _raise_for_run(run, filename)
-            input_duration = run.out_time_seconds
-            if not input_duration:
-                raise InvalidInput(
-                    f"{filename} contains no audio samples.", code="no_audio_samples"
-                )
-            if self._max_duration is not None and input_duration >= self._max_duration:
-                raise InvalidInput(
-                    f"{filename} is longer than the limit of "
-                    f"{self._max_duration:.0f} s.",
-                    code="too_long",
-                )
-            _raise_if_truncated(info, input_duration, filename)
-            output_duration = self._verify(output, filename, input_duration, cancel)
+            input_duration = audio.input_duration
+            if input_duration is None:
+                input_duration = run.out_time_seconds
+                self._check_decoded_length(info, input_duration, filename)
+            assert input_duration is not None
+            expected = edit.length if edit else input_duration
+            output_duration = self._verify(output, filename, expected, cancel)
+            report = self._metadata_report(output, filename, info, source_tags)
         except BaseException:
             output.unlink(missing_ok=True)
             raise
@@ -179,7 +226,50 @@ class Converter:
             input_duration_seconds=input_duration,
             output_duration_seconds=output_duration,
             adjustments=adjustments,
+            metadata=report,
         )
+
+    def _plan_audio(
+        self,
+        source: Path,
+        filename: str,
+        options: ConversionOptions,
+        info: MediaInfo,
+        settings: EncoderSettings,
+        spans: _PassSpans,
+        on_update: Callable[[ConversionUpdate], None] | None,
+        cancel: threading.Event | None,
+    ) -> _AudioPlan:
+        """Run the passes that trims, fades and normalisation need before encoding.
+
+        Returns the encode's audio filters: trim, then loudnorm and the
+        resampler back to the output rate, then the fades.
+        """
+        edit: EditPlan | None = None
+        input_duration: float | None = None
+        if spans.length is not None:
+            input_duration = self._decode_length(
+                source, filename, info, spans, on_update, cancel
+            )
+            edit = plan_edit(options, input_duration, filename)
+        filters = edit.trim_filters() if edit else []
+        notes: tuple[str, ...] = ()
+
+        loudness = LoudnessTarget.from_options(options)
+        if loudness is not None:
+            length = edit.length if edit else info.duration_seconds
+            measurement = self._measure_loudness(
+                source, filename, filters, loudness, length, spans, on_update, cancel
+            )
+            if measurement.is_silent:
+                notes += (f"{filename} is silent, so its loudness was left unchanged.",)
+            else:
+                rate = _output_rate(settings, info)
+                filters += [measurement.apply_filter(loudness), f"aresample={rate}"]
+
+        if edit is not None:
+            filters += edit.fade_filters()
+        return _AudioPlan(filters, edit, input_duration, notes)
 
     def _probe(self, source: Path, filename: str) -> MediaInfo:
         if source.stat().st_size == 0:
@@ -264,26 +354,124 @@ class Converter:
             "volume first, or convert to WAV to keep them.",
         )
 
+    def _decode_length(
+        self,
+        source: Path,
+        filename: str,
+        info: MediaInfo,
+        spans: _PassSpans,
+        on_update: Callable[[ConversionUpdate], None] | None,
+        cancel: threading.Event | None,
+    ) -> float:
+        """Decode the input to nowhere and return its exact length in seconds.
+
+        Trims and fades are placed against this length, because a header's
+        duration can be off (VBR MP3, Ogg) or plain wrong (a truncated file).
+        """
+        assert spans.length is not None
+        tracker = _ProgressTracker(info.duration_seconds, on_update, span=spans.length)
+        run = run_ffmpeg(
+            [self._ffmpeg, "-hide_banner", "-v", "error", *SAFE_INPUT_ARGS,
+             "-i", str(source), "-map", "0:a:0", *self._length_limit_args(),
+             "-f", "null", "-"],
+            on_progress=tracker.update,
+            cancel=cancel,
+            timeout=self._remaining(),
+        )  # fmt: skip
+        _raise_for_run(run, filename)
+        self._check_decoded_length(info, run.out_time_seconds, filename)
+        assert run.out_time_seconds is not None
+        return run.out_time_seconds
+
+    def _check_decoded_length(
+        self, info: MediaInfo, decoded: float | None, filename: str
+    ) -> None:
+        """Raise InvalidInput for an input that is empty, too long or truncated."""
+        if not decoded:
+            raise InvalidInput(
+                f"{filename} contains no audio samples.", code="no_audio_samples"
+            )
+        if self._max_duration is not None and decoded >= self._max_duration:
+            raise InvalidInput(
+                f"{filename} is longer than the limit of {self._max_duration:.0f} s.",
+                code="too_long",
+            )
+        _raise_if_truncated(info, decoded, filename)
+
+    def _measure_loudness(
+        self,
+        source: Path,
+        filename: str,
+        filters: list[str],
+        target: LoudnessTarget,
+        length: float | None,
+        spans: _PassSpans,
+        on_update: Callable[[ConversionUpdate], None] | None,
+        cancel: threading.Event | None,
+    ) -> LoudnessMeasurement:
+        """Run loudnorm's measuring pass over the audio as it will be encoded."""
+        assert spans.measure is not None
+        tracker = _ProgressTracker(length, on_update, span=spans.measure)
+        chain = ",".join([*filters, target.measure_filter()])
+        run = run_ffmpeg(
+            [self._ffmpeg, "-hide_banner", "-loglevel", "level+info",
+             *SAFE_INPUT_ARGS, "-i", str(source), "-map", "0:a:0",
+             *self._length_limit_args(), "-af", chain, "-f", "null", "-"],
+            on_progress=tracker.update,
+            cancel=cancel,
+            timeout=self._remaining(),
+        )  # fmt: skip
+        # The log contains information lines too, but only errors explain a failure.
+        _raise_for_run(
+            dataclasses.replace(run, stderr_tail=_error_lines(run.stderr_tail)),
+            filename,
+        )
+        measurement = parse_loudnorm_output(run.stderr_tail)
+        if measurement is None:
+            logger.warning(
+                "No loudness measurement for %s: %s", filename, run.stderr_tail
+            )
+            raise ConversionFailed(
+                f"The loudness of {filename} could not be measured, so it was "
+                "not converted; try again without loudness normalisation.",
+                code="loudness_failed",
+            )
+        logger.info("Loudness of %s: %s", filename, measurement)
+        return measurement
+
     def _encode(
         self,
         source: Path,
         output: Path,
         encoder_args: list[str],
         muxer: str,
-        info: MediaInfo,
-        on_update: Callable[[ConversionUpdate], None] | None,
+        tracker: _ProgressTracker,
         cancel: threading.Event | None,
     ) -> FfmpegRun:
         args = [
             self._ffmpeg, "-hide_banner", "-v", "error", "-y",
             *SAFE_INPUT_ARGS, "-i", str(source),
-            "-map", "0:a:0", "-map_metadata", "0",
-            *encoder_args,
+            "-map", "0:a:0", *encoder_args,
             "-f", muxer, str(output),
         ]  # fmt: skip
-        tracker = _ProgressTracker(info.duration_seconds, on_update)
         return run_ffmpeg(
             args, on_progress=tracker.update, cancel=cancel, timeout=self._remaining()
+        )
+
+    def _metadata_report(
+        self, output: Path, filename: str, info: MediaInfo, source_tags: dict[str, str]
+    ) -> MetadataReport | None:
+        """Compare the source's tags and picture with what the output contains."""
+        try:
+            written = probe(self._ffmpeg, output)
+        except subprocess.TimeoutExpired:
+            logger.warning("Probing the output of %s timed out", filename)
+            return None
+        return compare_tags(
+            source_tags,
+            parse_tags(written.report),
+            source_has_picture=info.cover is not None,
+            output_has_picture=written.cover is not None,
         )
 
     def _verify(
@@ -321,16 +509,63 @@ class Converter:
         return actual
 
 
+@dataclass(frozen=True)
+class _AudioPlan:
+    """Audio filters for the encode, and what the passes before it found.
+
+    `input_duration` is the decoded length of the whole input, or None when
+    no pass decoded it before the encode.
+    """
+
+    filters: list[str]
+    edit: EditPlan | None
+    input_duration: float | None
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Span:
+    """The part of the progress bar one pass fills, in percent."""
+
+    start: float
+    size: float
+
+
+class _PassSpans:
+    """Splits the progress bar up to ENCODED_PERCENT between the passes."""
+
+    def __init__(self, length_pass: bool, measure_pass: bool) -> None:
+        shares = [
+            _LENGTH_PASS_SHARE if length_pass else 0.0,
+            _MEASURE_PASS_SHARE if measure_pass else 0.0,
+        ]
+        shares.append(1.0 - sum(shares))
+        spans: list[_Span] = []
+        start = 0.0
+        for share in shares:
+            spans.append(_Span(start, share * ENCODED_PERCENT))
+            start += share * ENCODED_PERCENT
+        self.length = spans[0] if length_pass else None
+        self.measure = spans[1] if measure_pass else None
+        self.encode = spans[2]
+
+
 class _ProgressTracker:
-    """Turns FFmpeg's media time into a percentage, an ETA and a speed."""
+    """Turns FFmpeg's media time into a percentage, an ETA and a speed.
+
+    The percentage fills `span`, the pass's part of the progress bar. The ETA
+    covers this pass only.
+    """
 
     def __init__(
         self,
         duration: float | None,
         on_update: Callable[[ConversionUpdate], None] | None,
+        span: _Span = _Span(0.0, ENCODED_PERCENT),
     ) -> None:
         self._duration = duration if duration and duration > 0 else None
         self._on_update = on_update
+        self._span = span
         self._started = time.monotonic()
 
     def update(self, progress: FfmpegProgress) -> None:
@@ -341,14 +576,54 @@ class _ProgressTracker:
         speed = progress.speed
         if speed is None and elapsed > 0:
             speed = done / elapsed
-        percent = 0.0
+        percent = self._span.start
         eta = None
         if self._duration is not None:
             fraction = min(done / self._duration, 1.0)
-            percent = fraction * ENCODED_PERCENT
+            percent += fraction * self._span.size
             if speed:
                 eta = max(self._duration - done, 0.0) / speed
         self._on_update(ConversionUpdate(percent=percent, eta_seconds=eta, speed=speed))
+
+
+def _tag_and_cover_args(
+    info: MediaInfo,
+    fmt: OutputFormat,
+    options: ConversionOptions,
+    source_tags: dict[str, str],
+) -> tuple[list[str], list[str], tuple[str, ...]]:
+    """Return the tag arguments, the cover arguments and notes for the job.
+
+    With `keep_metadata` off, tags, chapters and picture are left out
+    silently. Normalised audio loses the source's ReplayGain and R128 gain
+    tags, which would otherwise make players change its loudness once more.
+    Trimmed audio loses its chapters, whose times no longer fit.
+    """
+    if not options.keep_metadata:
+        return [*metadata_args(False, fmt.muxer), "-map_chapters", "-1"], [], ()
+    drop = gain_tag_keys(source_tags) if options.loudness_lufs is not None else []
+    cover_args, cover_note = _cover_args(info, fmt.holds_cover, fmt.label)
+    notes = cover_note
+    tag_args = metadata_args(True, fmt.muxer, drop)
+    if drop:
+        notes += (
+            "The source's ReplayGain and R128 gain tags were left out, because "
+            "they do not match the normalised loudness.",
+        )
+    if options.trim_start_seconds or options.trim_end_seconds:
+        tag_args += ["-map_chapters", "-1"]
+        if info.has_chapters:
+            notes += ("The source's chapters were left out, because it was trimmed.",)
+    return tag_args, cover_args, notes
+
+
+def _output_rate(settings: EncoderSettings, info: MediaInfo) -> int:
+    """Return the output's sample rate: the resolved one, else the source's."""
+    if settings.sample_rate is not None:
+        return settings.sample_rate
+    if info.audio is not None and info.audio.sample_rate is not None:
+        return info.audio.sample_rate
+    return _FALLBACK_SAMPLE_RATE
 
 
 def _cover_args(
@@ -408,6 +683,16 @@ def _raise_for_run(run: FfmpegRun, filename: str) -> None:
             f"FFmpeg could not convert {filename}: {reason}",
             code="ffmpeg_failed",
         )
+
+
+def _error_lines(log: str) -> str:
+    """Return the error lines of a log written with `-loglevel level+info`."""
+    errors = []
+    for line in log.splitlines():
+        match = _LEVEL_TAG.search(line)
+        if match is not None and match[1] in ("error", "fatal", "panic"):
+            errors.append(line[: match.start()] + line[match.end() :])
+    return "\n".join(errors)
 
 
 def _first_error_line(stderr: str) -> str:

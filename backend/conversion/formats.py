@@ -8,6 +8,7 @@ the limits listed here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -39,6 +40,21 @@ _VORBIS_QUALITY_KBPS = {
 # libopus takes at most this many kbit/s per channel.
 _OPUS_MAX_KBPS_PER_CHANNEL = 256
 
+BITRATE_MODES = ("cbr", "abr", "vbr")
+# LAME's VBR quality used when VBR is chosen without a quality (about 190 kbit/s).
+DEFAULT_MP3_VBR_QUALITY = 2.0
+# Integrated loudness targets (LUFS) and true-peak ceilings (dBTP) accepted.
+LOUDNESS_RANGE = (-70.0, -5.0)
+TRUE_PEAK_RANGE = (-9.0, 0.0)
+DEFAULT_TRUE_PEAK_DB = -1.5
+# The RIFF INFO tags FFmpeg's WAV muxer writes, by FFmpeg's tag names.
+_WAV_TAGS = (
+    "album", "artist", "comment", "copyright", "date", "encoded_by", "genre",
+    "language", "title", "track",
+)  # fmt: skip
+# WAV sample codecs by requested integer bit depth.
+_WAV_CODECS = {16: "pcm_s16le", 24: "pcm_s24le", 32: "pcm_s32le"}
+
 
 @dataclass(frozen=True)
 class OutputFormat:
@@ -58,6 +74,12 @@ class OutputFormat:
     sample_rates: Sequence[int] | None = None
     max_channels: int = MAX_CHANNELS
     holds_cover: bool = False
+    bitrate_modes: Sequence[str] | None = None
+    compression_levels: tuple[int, int] | None = None
+    bit_depths: Sequence[int] | None = None
+    holds_tags: bool = True
+    # The only tags the container stores, or None when it takes any tag.
+    tag_names: Sequence[str] | None = None
 
 
 FORMATS: dict[str, OutputFormat] = {
@@ -78,6 +100,7 @@ FORMATS: dict[str, OutputFormat] = {
             sample_rates=_MP3_RATES,
             max_channels=2,
             holds_cover=True,
+            bitrate_modes=BITRATE_MODES,
         ),
         OutputFormat(
             name="aac",
@@ -128,6 +151,8 @@ FORMATS: dict[str, OutputFormat] = {
             media_type="audio/flac",
             lossless=True,
             holds_cover=True,
+            compression_levels=(0, 12),
+            bit_depths=(16, 24),
         ),
         OutputFormat(
             name="wav",
@@ -137,6 +162,8 @@ FORMATS: dict[str, OutputFormat] = {
             muxer="wav",
             media_type="audio/wav",
             lossless=True,
+            bit_depths=tuple(_WAV_CODECS),
+            tag_names=_WAV_TAGS,
         ),
         OutputFormat(
             name="alac",
@@ -147,6 +174,7 @@ FORMATS: dict[str, OutputFormat] = {
             media_type="audio/mp4",
             lossless=True,
             holds_cover=True,
+            bit_depths=(16, 24),
         ),
     )
 }
@@ -176,14 +204,32 @@ class EncoderSettings:
     sample_rate: int | None
     channels: int | None
     adjustments: tuple[str, ...]
+    # LAME's average bitrate mode: `bitrate_kbps` is a target, not a constant.
+    average_bitrate: bool = False
+    compression_level: int | None = None
+    # FLAC and ALAC sample format and bits actually stored, when requested.
+    sample_format: str | None = None
+    bits_per_raw_sample: int | None = None
+    # Triangular dither when a requested bit depth cuts the source's.
+    dither: bool = False
 
     def ffmpeg_args(self) -> list[str]:
         """Return the output-side FFmpeg arguments for these settings."""
         args = ["-c:a", self.codec]
         if self.bitrate_kbps is not None:
             args += ["-b:a", f"{self.bitrate_kbps}k"]
+        if self.average_bitrate:
+            args += ["-abr", "1"]
         if self.quality is not None:
             args += ["-q:a", _format_number(self.quality)]
+        if self.compression_level is not None:
+            args += ["-compression_level", str(self.compression_level)]
+        if self.sample_format is not None:
+            args += ["-sample_fmt", self.sample_format]
+        if self.bits_per_raw_sample is not None:
+            args += ["-bits_per_raw_sample", str(self.bits_per_raw_sample)]
+        if self.dither:
+            args += ["-dither_method", "triangular"]
         if self.sample_rate is not None:
             args += ["-ar", str(self.sample_rate)]
         if self.channels is not None:
@@ -247,6 +293,110 @@ def validate_options(options: ConversionOptions) -> None:
             f"Channel count {options.channels} is invalid; "
             f"use a value from 1 to {MAX_CHANNELS}."
         )
+    _validate_encoder_modes(fmt, options)
+    _validate_loudness(options)
+    _validate_edits(options)
+
+
+def _validate_encoder_modes(fmt: OutputFormat, options: ConversionOptions) -> None:
+    """Reject a bitrate mode, compression level or bit depth the format lacks."""
+    mode = options.bitrate_mode
+    if mode is not None:
+        if fmt.bitrate_modes is None:
+            raise InvalidOptions(
+                f"{fmt.label} takes no bitrate mode; only MP3 offers CBR, ABR "
+                "and VBR. Remove the bitrate mode."
+            )
+        if mode not in fmt.bitrate_modes:
+            raise InvalidOptions(
+                f"Bitrate mode {mode!r} is invalid; use one of: "
+                f"{', '.join(fmt.bitrate_modes)}."
+            )
+        if mode == "vbr" and options.bitrate_kbps is not None:
+            raise InvalidOptions(
+                "VBR is set by quality, not by bitrate; remove the bitrate "
+                "or choose CBR or ABR."
+            )
+        if mode != "vbr" and options.quality is not None:
+            raise InvalidOptions(
+                f"{mode.upper()} is set by bitrate, not by quality; remove the "
+                "quality or choose VBR."
+            )
+
+    level = options.compression_level
+    if level is not None:
+        if fmt.compression_levels is None:
+            raise InvalidOptions(
+                f"{fmt.label} takes no compression level; only FLAC does."
+            )
+        low, high = fmt.compression_levels
+        if not low <= level <= high:
+            raise InvalidOptions(
+                f"Compression level {level} is invalid for {fmt.label}; "
+                f"use a value from {low} to {high}."
+            )
+
+    depth = options.bit_depth
+    if depth is not None and (fmt.bit_depths is None or depth not in fmt.bit_depths):
+        if fmt.bit_depths is None:
+            raise InvalidOptions(
+                f"{fmt.label} takes no bit depth; only WAV, FLAC and ALAC do."
+            )
+        choices = ", ".join(str(bits) for bits in fmt.bit_depths)
+        raise InvalidOptions(
+            f"Bit depth {depth} is invalid for {fmt.label}; use one of: {choices}."
+        )
+
+
+def _validate_loudness(options: ConversionOptions) -> None:
+    target = options.loudness_lufs
+    peak = options.true_peak_db
+    if target is not None:
+        low, high = LOUDNESS_RANGE
+        if not math.isfinite(target) or not low <= target <= high:
+            raise InvalidOptions(
+                f"Loudness target {_format_number(target)} LUFS is invalid; "
+                f"use a value from {_format_number(low)} to {_format_number(high)} "
+                "LUFS (-14 suits streaming, -23 broadcast)."
+            )
+    if peak is not None:
+        if target is None:
+            raise InvalidOptions(
+                "A true-peak ceiling applies only to loudness normalisation; "
+                "set a loudness target too, or remove the ceiling."
+            )
+        low, high = TRUE_PEAK_RANGE
+        if not math.isfinite(peak) or not low <= peak <= high:
+            raise InvalidOptions(
+                f"True-peak ceiling {_format_number(peak)} dBTP is invalid; "
+                f"use a value from {_format_number(low)} to {_format_number(high)} "
+                "dBTP."
+            )
+
+
+_EDIT_NAMES = {
+    "trim_start_seconds": "Trim at the start",
+    "trim_end_seconds": "Trim at the end",
+    "fade_in_seconds": "Fade-in",
+    "fade_out_seconds": "Fade-out",
+}
+
+
+def _validate_edits(options: ConversionOptions) -> None:
+    """Reject negative or non-finite trims and fades.
+
+    Whether they leave any audio depends on the file's length, which the
+    converter checks once it has decoded the file.
+    """
+    for field_name, label in _EDIT_NAMES.items():
+        value = getattr(options, field_name)
+        if value is None:
+            continue
+        if not math.isfinite(value) or value < 0:
+            raise InvalidOptions(
+                f"{label} of {_format_number(value)} s is invalid; use a number "
+                "of seconds of 0 or more."
+            )
 
 
 def resolve_encoder(options: ConversionOptions, source: SourceAudio) -> EncoderSettings:
@@ -262,7 +412,12 @@ def resolve_encoder(options: ConversionOptions, source: SourceAudio) -> EncoderS
     bitrate, quality = _resolve_rate_control(
         fmt, options, output_rate, output_channels, adjustments
     )
-    codec = _resolve_codec(fmt, source)
+    codec = _resolve_codec(fmt, source, options.bit_depth)
+    sample_format, raw_bits = _resolve_sample_format(fmt, options.bit_depth)
+    source_bits = source.bits_per_sample
+    dither = options.bit_depth == 16 and (
+        source.is_float or source_bits is None or source_bits > 16
+    )
 
     return EncoderSettings(
         output_format=fmt,
@@ -272,6 +427,11 @@ def resolve_encoder(options: ConversionOptions, source: SourceAudio) -> EncoderS
         sample_rate=sample_rate,
         channels=channels,
         adjustments=tuple(adjustments),
+        average_bitrate=options.bitrate_mode == "abr",
+        compression_level=options.compression_level,
+        sample_format=sample_format,
+        bits_per_raw_sample=raw_bits,
+        dither=dither,
     )
 
 
@@ -286,6 +446,8 @@ def _resolve_rate_control(
         return None, None
     if options.quality is not None:
         return None, options.quality
+    if options.bitrate_mode == "vbr":
+        return None, DEFAULT_MP3_VBR_QUALITY
     if fmt.name == "vorbis":
         return None, _vorbis_quality(options.bitrate_kbps, adjustments)
 
@@ -374,9 +536,14 @@ def _resolve_channels(
     return fmt.max_channels
 
 
-def _resolve_codec(fmt: OutputFormat, source: SourceAudio) -> str:
-    """Keep a high-resolution source's sample format in WAV, float included."""
+def _resolve_codec(fmt: OutputFormat, source: SourceAudio, depth: int | None) -> str:
+    """Pick the requested WAV bit depth, else keep a high-resolution source's.
+
+    Without a requested depth, a float source stays float in WAV.
+    """
     bits = source.bits_per_sample
+    if fmt.name == "wav" and depth is not None:
+        return _WAV_CODECS[depth]
     if fmt.name != "wav" or bits is None:
         return fmt.codec
     if source.is_float:
@@ -386,6 +553,22 @@ def _resolve_codec(fmt: OutputFormat, source: SourceAudio) -> str:
     if bits > 24:
         return "pcm_s32le"
     return fmt.codec
+
+
+def _resolve_sample_format(
+    fmt: OutputFormat, depth: int | None
+) -> tuple[str | None, int | None]:
+    """Return FLAC's or ALAC's sample format and stored bits for a bit depth.
+
+    Both encoders store 24-bit audio in 32-bit samples, so the stored bit
+    count is passed on its own.
+    """
+    if depth is None or fmt.name not in ("flac", "alac"):
+        return None, None
+    planar = "p" if fmt.name == "alac" else ""
+    if depth == 16:
+        return f"s16{planar}", None
+    return f"s32{planar}", depth
 
 
 def stores_integers(settings: EncoderSettings) -> bool:

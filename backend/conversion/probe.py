@@ -67,6 +67,10 @@ class MediaInfo:
         return len(_AUDIO_STREAM_LINE.findall(self.report))
 
     @property
+    def has_chapters(self) -> bool:
+        return "\n  Chapters:\n" in self.report
+
+    @property
     def cover(self) -> tuple[int, str] | None:
         """Return (stream index, codec) of an embedded cover picture, if any."""
         match = _COVER_STREAM.search(self.report)

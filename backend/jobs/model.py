@@ -63,20 +63,65 @@ class Stage(StrEnum):
 
 @dataclass(frozen=True)
 class ConversionOptions:
-    """Options the user requested; None means "keep the source's value"."""
+    """Options the user requested; None means "keep the source's value".
+
+    Times are in seconds: `trim_start_seconds` and `trim_end_seconds` are cut
+    from the start and the end, and the fades apply to the trimmed audio.
+    `loudness_lufs` turns on EBU R128 normalisation to that integrated
+    loudness, with `true_peak_db` (dBTP) as the peak ceiling.
+    """
 
     format: str
     bitrate_kbps: int | None = None
     quality: float | None = None
     sample_rate: int | None = None
     channels: int | None = None
+    bitrate_mode: str | None = None
+    compression_level: int | None = None
+    bit_depth: int | None = None
+    loudness_lufs: float | None = None
+    true_peak_db: float | None = None
+    trim_start_seconds: float | None = None
+    trim_end_seconds: float | None = None
+    fade_in_seconds: float | None = None
+    fade_out_seconds: float | None = None
+    keep_metadata: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ConversionOptions:
-        return cls(**data)
+        # Records written before a field existed lack it and get its default.
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
+@dataclass(frozen=True)
+class MetadataReport:
+    """The source tags the output kept and dropped, and its picture's fate.
+
+    `picture` is "kept" or "dropped", or None when the source had no picture.
+    """
+
+    kept: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
+    picture: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kept": list(self.kept),
+            "dropped": list(self.dropped),
+            "picture": self.picture,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MetadataReport:
+        return cls(
+            kept=tuple(data.get("kept") or ()),
+            dropped=tuple(data.get("dropped") or ()),
+            picture=data.get("picture"),
+        )
 
 
 @dataclass(frozen=True)
@@ -109,6 +154,7 @@ class Job:
     output: JobOutput | None = None
     input_duration_seconds: float | None = None
     attempt: str | None = None
+    metadata: MetadataReport | None = None
 
 
 @dataclass(frozen=True)
@@ -131,12 +177,14 @@ def job_to_record(job: Job) -> dict[str, Any]:
     record = dataclasses.asdict(job)
     record["status"] = job.status.value
     record["adjustments"] = list(job.adjustments)
+    record["metadata"] = None if job.metadata is None else job.metadata.to_dict()
     return record
 
 
 def job_from_record(record: dict[str, Any]) -> Job:
     """Rebuild a job from `job_to_record` data."""
     output = record.get("output")
+    metadata = record.get("metadata")
     return Job(
         id=record["id"],
         owner=record["owner"],
@@ -153,4 +201,5 @@ def job_from_record(record: dict[str, Any]) -> Job:
         output=JobOutput(**output) if output else None,
         input_duration_seconds=record.get("input_duration_seconds"),
         attempt=record.get("attempt"),
+        metadata=MetadataReport.from_dict(metadata) if metadata else None,
     )

@@ -353,6 +353,7 @@ class JobService:
             output=output,
             adjustments=result.adjustments,
             input_duration_seconds=result.input_duration_seconds,
+            metadata=result.metadata,
         )
         try:
             self._transition(job.id, JobStatus.RUNNING, JobStatus.COMPLETED, changes)

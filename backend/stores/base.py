@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from backend.jobs.model import Job, JobOutput, JobStatus, Progress
+from backend.jobs.model import Job, JobOutput, JobStatus, MetadataReport, Progress
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class JobChanges:
     error_message: str | None = None
     adjustments: tuple[str, ...] | None = None
     input_duration_seconds: float | None = None
+    metadata: MetadataReport | None = None
     # Identifies one worker's run of the job, set by `queued -> running`.
     attempt: str | None = None
 

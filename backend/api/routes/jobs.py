@@ -45,6 +45,46 @@ def create_job(
     ] = None,
     sample_rate: Annotated[int | None, Form(description="Sample rate in Hz.")] = None,
     channels: Annotated[int | None, Form(description="Channel count.")] = None,
+    bitrate_mode: Annotated[
+        str | None,
+        Form(
+            description="MP3 only: cbr (constant bitrate), abr (average bitrate) "
+            "or vbr (set by quality)."
+        ),
+    ] = None,
+    compression_level: Annotated[
+        int | None, Form(description="FLAC only: compression level 0-12.")
+    ] = None,
+    bit_depth: Annotated[
+        int | None,
+        Form(
+            description="Integer bits per sample: WAV 16, 24 or 32; "
+            "FLAC and ALAC 16 or 24."
+        ),
+    ] = None,
+    loudness_lufs: Annotated[
+        float | None,
+        Form(description="EBU R128 integrated loudness target, -70 to -5 LUFS."),
+    ] = None,
+    true_peak_db: Annotated[
+        float | None,
+        Form(description="True-peak ceiling, -9 to 0 dBTP (default -1.5)."),
+    ] = None,
+    trim_start_seconds: Annotated[
+        float | None, Form(description="Seconds removed from the start.")
+    ] = None,
+    trim_end_seconds: Annotated[
+        float | None, Form(description="Seconds removed from the end.")
+    ] = None,
+    fade_in_seconds: Annotated[
+        float | None, Form(description="Fade-in at the (trimmed) start, in seconds.")
+    ] = None,
+    fade_out_seconds: Annotated[
+        float | None, Form(description="Fade-out at the (trimmed) end, in seconds.")
+    ] = None,
+    keep_metadata: Annotated[
+        bool, Form(description="Carry tags and the cover picture into the output.")
+    ] = True,
 ) -> JobBody:
     """Upload one file and queue its conversion."""
     options = ConversionOptions(
@@ -53,6 +93,16 @@ def create_job(
         quality=quality,
         sample_rate=sample_rate,
         channels=channels,
+        bitrate_mode=bitrate_mode,
+        compression_level=compression_level,
+        bit_depth=bit_depth,
+        loudness_lufs=loudness_lufs,
+        true_peak_db=true_peak_db,
+        trim_start_seconds=trim_start_seconds,
+        trim_end_seconds=trim_end_seconds,
+        fade_in_seconds=fade_in_seconds,
+        fade_out_seconds=fade_out_seconds,
+        keep_metadata=keep_metadata,
     )
     job = service.create_job(owner, file.filename or "", file.file, options)
     return JobBody.from_job(job)

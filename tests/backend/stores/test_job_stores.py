@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from collections.abc import Iterator
@@ -8,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from backend.errors import TransitionRejected
-from backend.jobs.model import ConversionOptions, Job, JobOutput, JobStatus
+from backend.jobs.model import (
+    ConversionOptions,
+    Job,
+    JobOutput,
+    JobStatus,
+    MetadataReport,
+    job_from_record,
+    job_to_record,
+)
 from backend.settings import Settings
 from backend.stores.aws import aws_client
 from backend.stores.base import JobChanges, JobStore
@@ -54,6 +63,29 @@ def store(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[JobStore]:
 def test_created_job_reads_back(store: JobStore) -> None:
     store.create(_job())
     assert store.get("job-1") == _job()
+
+
+def test_options_and_metadata_read_back(store: JobStore) -> None:
+    options = ConversionOptions(
+        format="flac",
+        compression_level=8,
+        bit_depth=24,
+        loudness_lufs=-16.5,
+        true_peak_db=-1.0,
+        trim_start_seconds=0.25,
+        fade_out_seconds=2.0,
+        keep_metadata=False,
+    )
+    store.create(dataclasses.replace(_job(), options=options))
+    store.transition("job-1", JobStatus.QUEUED, JobStatus.RUNNING)
+    report = MetadataReport(kept=("title",), dropped=("mood",), picture="dropped")
+    store.transition(
+        "job-1", JobStatus.RUNNING, JobStatus.FAILED, JobChanges(metadata=report)
+    )
+    job = store.get("job-1")
+    assert job is not None
+    assert job.options == options
+    assert job.metadata == report
 
 
 def test_missing_job_is_none(store: JobStore) -> None:
@@ -136,3 +168,14 @@ def test_list_by_status(store: JobStore) -> None:
 def test_database_file_is_private(tmp_path: Path) -> None:
     SqliteJobStore(tmp_path / "private.sqlite3")
     assert (tmp_path / "private.sqlite3").stat().st_mode & 0o077 == 0
+
+
+def test_record_without_new_fields_loads() -> None:
+    record = job_to_record(_job())
+    for name in ("bitrate_mode", "keep_metadata", "loudness_lufs"):
+        del record["options"][name]
+    del record["metadata"]
+    job = job_from_record(record)
+    assert job.options.keep_metadata is True
+    assert job.options.loudness_lufs is None
+    assert job.metadata is None
