@@ -2,7 +2,9 @@
 
 A download writes `NAME.<job>.part` beside the target, checks the size and
 SHA-256 the server recorded for the job, and only then moves the file to a
-name that does not exist yet (`NAME`, `NAME (1)`, ...). Transient faults are
+name that does not exist yet (`NAME`, `NAME (1)`, ...). With the OVERWRITE
+policy it replaces the target in one rename instead, so an existing file is
+kept whole until a checked download takes its place. Transient faults are
 retried with full-jitter exponential backoff that honours `Retry-After`.
 """
 
@@ -36,6 +38,7 @@ from desktop_app.client.errors import (
     TransientApiError,
 )
 from desktop_app.client.models import JobInfo, OutputInfo
+from desktop_app.client.output_rules import OverwritePolicy, TargetExists
 
 logger = logging.getLogger(__name__)
 
@@ -111,8 +114,16 @@ class Downloader:
         *,
         on_progress: DownloadProgress | None = None,
         cancel: threading.Event | None = None,
+        name: str | None = None,
+        overwrite: OverwritePolicy = OverwritePolicy.NUMBER,
     ) -> Path:
         """Save the job's output in `folder` and return the path written.
+
+        The file is called `name`, or the name the server gives the output.
+        When that file exists, `overwrite` decides: NUMBER writes `NAME (1)`
+        and so on, OVERWRITE replaces it, and SKIP and ASK raise TargetExists
+        before the download starts, or after it if the file appeared meanwhile
+        (then the download is discarded).
 
         Raises ApiError for a final error response (404, 410, 422), IntegrityError
         when every attempt delivered bad bytes, ServerUnreachable or
@@ -121,7 +132,10 @@ class Downloader:
         stay, so that a later call resumes; after the others nothing is left.
         """
         folder.mkdir(parents=True, exist_ok=True)
-        transfer = _Transfer(self._api, job, folder, on_progress, cancel)
+        transfer = _Transfer(
+            self._api, job, folder, on_progress, cancel, name, overwrite
+        )
+        transfer.check_target()
 
         def sleep(seconds: float) -> None:
             if cancel is not None:
@@ -170,6 +184,8 @@ class _Transfer:
         folder: Path,
         on_progress: DownloadProgress | None,
         cancel: threading.Event | None,
+        name: str | None = None,
+        overwrite: OverwritePolicy = OverwritePolicy.NUMBER,
     ) -> None:
         self._api = api
         self._job = job
@@ -177,7 +193,11 @@ class _Transfer:
         self._on_progress = on_progress
         self._cancel = cancel
         self._output = job.output
-        self.name = safe_filename(job.output.filename if job.output else job.filename)
+        self._chosen_name = None if name is None else safe_filename(name)
+        self._overwrite = overwrite
+        self.name = self._chosen_name or safe_filename(
+            job.output.filename if job.output else job.filename
+        )
         self.part = folder / f"{self.name}.{job.id[:8]}.part"
         # The ETag beside the part file lets a later run (after a crash or a
         # restart of the app) resume with If-Range instead of starting over.
@@ -186,7 +206,7 @@ class _Transfer:
 
     def attempt(self) -> Path:
         output = self._output_info()
-        self.name = safe_filename(output.filename)
+        self.name = self._chosen_name or safe_filename(output.filename)
         have = self.part.stat().st_size if self.part.exists() else 0
         headers = {}
         if have and self._etag and have < output.size:
@@ -237,9 +257,25 @@ class _Transfer:
         self.part.unlink(missing_ok=True)
         self._etag_file.unlink(missing_ok=True)
 
+    def check_target(self) -> None:
+        """Raise TargetExists early when the policy keeps an existing file."""
+        target = self._folder / self.name
+        keeps_existing = self._overwrite in (OverwritePolicy.SKIP, OverwritePolicy.ASK)
+        if keeps_existing and (target.exists() or target.is_symlink()):
+            raise TargetExists(target)
+
     def finish(self) -> Path:
-        """Move the checked part file to its final name."""
-        path = place_file(self.part, self._folder, self.name)
+        """Move the checked part file to its final name under the overwrite policy."""
+        target = self._folder / self.name
+        if self._overwrite is OverwritePolicy.NUMBER:
+            path = place_file(self.part, self._folder, self.name)
+        elif self._overwrite is OverwritePolicy.OVERWRITE:
+            # One rename on the same file system: readers see the old file or
+            # the new one, never a mix, and a failed download changed nothing.
+            os.replace(self.part, target)
+            path = target
+        else:
+            path = place_new_file(self.part, target)
         self._etag_file.unlink(missing_ok=True)
         return path
 
@@ -346,6 +382,27 @@ def place_file(source: Path, folder: Path, name: str) -> Path:
             source.unlink()
         return candidate
     raise FileExistsError(f"No free file name for {name} in {folder}.")
+
+
+def place_new_file(source: Path, target: Path) -> Path:
+    """Move `source` to `target`; raise TargetExists if `target` exists.
+
+    Uses a hard link where possible, which fails instead of replacing a file
+    that appeared after any earlier check.
+    """
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        raise TargetExists(target) from None
+    except OSError:
+        # No hard links on this file system: rename, after a fresh check.
+        if target.exists() or target.is_symlink():
+            raise TargetExists(target) from None
+        os.rename(source, target)
+        return target
+    with contextlib.suppress(FileNotFoundError):
+        source.unlink()
+    return target
 
 
 def file_sha256(path: Path) -> str:
