@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QSettings
 
-from desktop_app.cli import FORMAT_NAMES
+from backend.jobs.model import Job, JobStatus
+from desktop_app.cli import FORMAT_EXTENSIONS, FORMAT_NAMES
 from desktop_app.client.api import ApiClient
-from tests.helpers.audio import decoded_duration
-from tests.helpers.plugin import TEST_TOKEN, ToneFactory
+from desktop_app.client.models import ConversionOptions
+from desktop_app.client.presets import Preset, PresetLibrary
+from desktop_app.user_settings import APPLICATION, ORGANIZATION, save_presets
+from tests.helpers.audio import decoded_duration, make_tone, stream_summary
+from tests.helpers.faults import GatedJobService
+from tests.helpers.plugin import TEST_TOKEN, ServerFactory, ToneFactory
 from tests.helpers.server import LiveServer
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -21,20 +30,26 @@ CLI_TIMEOUT_SECONDS = 120
 DURATION_TOLERANCE_SECONDS = 0.05
 
 
-def run_cli(*args: str | Path, data_home: Path) -> subprocess.CompletedProcess[str]:
-    """Run the CLI with a private data folder, so a bundled backend stays in it."""
+def cli_env(data_home: Path) -> dict[str, str]:
+    """The environment for a CLI run whose data and settings stay in data_home."""
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith("AUDIO_CONVERTER_")
     }
     env["XDG_DATA_HOME"] = str(data_home)
+    env["XDG_CONFIG_HOME"] = str(data_home / "config")
     # Without a terminal, rich wraps its error lines at 80 columns.
     env["COLUMNS"] = "200"
+    return env
+
+
+def run_cli(*args: str | Path, data_home: Path) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with a private data folder, so a bundled backend stays in it."""
     return subprocess.run(
         [sys.executable, "-m", "desktop_app", *map(str, args)],
         cwd=REPO_ROOT,
-        env=env,
+        env=cli_env(data_home),
         capture_output=True,
         text=True,
         timeout=CLI_TIMEOUT_SECONDS,
@@ -215,7 +230,10 @@ def test_unknown_format_is_usage_error(good: Path, tmp_path: Path) -> None:
 
 
 def test_format_choices_match_server(api: ApiClient) -> None:
-    assert set(FORMAT_NAMES) == {item.name for item in api.formats()}
+    formats = api.formats()
+
+    assert set(FORMAT_NAMES) == {item.name for item in formats}
+    assert {item.name: item.extension for item in formats} == FORMAT_EXTENSIONS
 
 
 def test_rejected_options_exit_2_once(
@@ -228,3 +246,227 @@ def test_rejected_options_exit_2_once(
     )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.count("Quality 15") == 1
+
+
+def convert(
+    server: LiveServer, *args: str | Path, data_home: Path
+) -> subprocess.CompletedProcess[str]:
+    return run_cli(
+        "convert", *args, "--server", server.url, "--token", TEST_TOKEN,
+        data_home=data_home,
+    )  # fmt: skip
+
+
+def files_below(folder: Path) -> list[str]:
+    return sorted(
+        path.relative_to(folder).as_posix()
+        for path in folder.rglob("*")
+        if path.is_file()
+    )
+
+
+@pytest.fixture
+def music(tmp_path: Path) -> Path:
+    """A folder with a tagged FLAC, an untagged WAV and a cover picture."""
+    root = tmp_path / "music"
+    tags = {"title": "First", "artist": "Nina", "track": "1", "mood": "calm"}
+    pairs = [
+        arg for key, value in tags.items() for arg in ("-metadata", f"{key}={value}")
+    ]
+    (root / "A").mkdir(parents=True)
+    (root / "B").mkdir()
+    make_tone(root / "A" / "one.flac", 0.5, extra=pairs)
+    make_tone(root / "B" / "two.wav", 0.5)
+    (root / "cover.jpg").write_bytes(b"not audio")
+    return root
+
+
+def test_folder_with_template_mirror_and_skips(
+    live_server: LiveServer, music: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    home = tmp_path / "home"
+    args = (
+        "--to",
+        "wav",
+        "--out",
+        out,
+        "--mirror",
+        "--template",
+        "{artist}/{track} {title}",
+    )
+    expected = ["A/Nina/01 First.wav", "B/Unknown artist/two.wav"]
+
+    first = convert(live_server, music, *args, data_home=home)
+
+    assert first.returncode == 0, first.stderr
+    assert files_below(out) == expected
+    assert "tags dropped: mood" in first.stdout
+    assert f"{music} without an audio extension: cover.jpg." in first.stdout
+    assert "2 converted, 0 skipped, 0 failed." in first.stderr
+
+    again = convert(live_server, music, *args, data_home=home)
+
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("is up to date.") == 2
+    assert files_below(out) == expected
+
+    skipped = convert(
+        live_server, music, *args, "--no-skip-up-to-date", "--overwrite", "skip",
+        data_home=home,
+    )  # fmt: skip
+
+    assert skipped.returncode == 0, skipped.stderr
+    assert f"Skipped: {music / 'B' / 'two.wav'}: {out / expected[1]} exists." in (
+        skipped.stdout
+    )
+    assert files_below(out) == expected
+
+    (out / expected[0]).write_bytes(b"stale")
+    replaced = convert(
+        live_server, music, *args, "--no-skip-up-to-date", "--overwrite", "overwrite",
+        data_home=home,
+    )  # fmt: skip
+
+    assert replaced.returncode == 0, replaced.stderr
+    assert files_below(out) == expected
+    assert decoded_duration(out / expected[0]) is not None
+
+
+def test_number_policy_after_up_to_date_off(
+    live_server: LiveServer, good: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    args = (good, "--to", "flac", "--out", out, "--no-skip-up-to-date")
+
+    for _ in range(2):
+        result = convert(live_server, *args, data_home=tmp_path / "home")
+        assert result.returncode == 0, result.stderr
+
+    assert files_below(out) == ["good (1).flac", "good.flac"]
+
+
+def test_preset_with_flag_override(
+    live_server: LiveServer, good: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+
+    result = convert(
+        live_server, good, "--preset", "podcast voice", "--channels", "2",
+        "--out", out, data_home=tmp_path / "home",
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    summary = stream_summary(out / "good.opus")
+    assert "opus" in summary
+    assert "stereo" in summary
+
+
+def test_user_preset_is_listed_and_used(
+    live_server: LiveServer, good: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    conf = home / "config" / ORGANIZATION / f"{APPLICATION}.conf"
+    conf.parent.mkdir(parents=True)
+    tiny = ConversionOptions("mp3", bitrate_kbps=64, channels=1)
+    settings = QSettings(str(conf), QSettings.Format.IniFormat)
+    save_presets(settings, PresetLibrary([Preset("Tiny MP3", tiny, "Small.")]))
+
+    listing = run_cli("presets", data_home=home)
+    result = convert(
+        live_server, good, "--preset", "tiny mp3", "--out", tmp_path / "out",
+        data_home=home,
+    )  # fmt: skip
+
+    assert listing.returncode == 0, listing.stderr
+    assert "Archive FLAC (built-in)" in listing.stdout
+    assert (
+        "Tiny MP3 (yours)\n  Small.\n  options: --to mp3 --bitrate 64 --channels 1"
+        in (listing.stdout)
+    )
+    assert result.returncode == 0, result.stderr
+    assert "mono" in stream_summary(tmp_path / "out" / "good.mp3")
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("--preset", "Nope"), "no preset named 'Nope'. Presets: Podcast voice"),
+        ((), "Name an output format with --to, or a preset with --preset"),
+        (("--to", "mp3", "--template", "{bogus}"), "unknown field {bogus}"),
+        (("--to", "flac", "--compression-level", "13"), "13 is not between 0 and 12"),
+    ],
+)
+def test_usage_errors_exit_2(
+    good: Path, tmp_path: Path, args: tuple[str, ...], words: str
+) -> None:
+    result = run_cli("convert", good, *args, data_home=tmp_path)
+
+    assert result.returncode == 2
+    assert words in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_empty_folder_fails(live_server: LiveServer, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+
+    result = convert(live_server, empty, "--to", "mp3", data_home=tmp_path / "home")
+
+    assert result.returncode == 1
+    assert f"{empty} contains no audio files." in result.stdout
+    assert "no audio files to convert" in result.stderr
+
+
+def test_jobs_limit_and_ctrl_c_cancel(
+    server_factory: ServerFactory, tone: ToneFactory, tmp_path: Path
+) -> None:
+    server = server_factory(service_class=GatedJobService)
+    inputs = [tone(f"{name}.wav", seconds=0.3) for name in ("a", "b", "c")]
+    # A child started from a non-interactive shell may inherit SIGINT as
+    # ignored; restore Python's handler so the signal reaches the CLI.
+    code = (
+        "import signal, sys\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "from desktop_app.main import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    command = [
+        sys.executable, "-c", code, "convert", *map(str, inputs), "--to", "mp3",
+        "--jobs", "2", "--server", server.url, "--token", TEST_TOKEN,
+        "--out", str(tmp_path / "out"),
+    ]  # fmt: skip
+
+    with subprocess.Popen(
+        command, cwd=REPO_ROOT, env=cli_env(tmp_path / "home"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as process:  # fmt: skip
+        try:
+            wait_for(lambda: len(unfinished_jobs(server)) == 2)
+            time.sleep(1.0)
+            assert len(unfinished_jobs(server)) == 2
+            process.send_signal(signal.SIGINT)
+            _, stderr = process.communicate(timeout=CLI_TIMEOUT_SECONDS)
+        finally:
+            if process.poll() is None:
+                process.kill()
+
+    assert process.returncode == 130, stderr
+    assert "2 unfinished job(s) were cancelled" in stderr
+    assert len(server.service.jobs.list_by_status(JobStatus.CANCELLED)) == 2
+    assert unfinished_jobs(server) == []
+
+
+def unfinished_jobs(server: LiveServer) -> list[Job]:
+    jobs = server.service.jobs
+    return jobs.list_by_status(JobStatus.QUEUED) + jobs.list_by_status(
+        JobStatus.RUNNING
+    )
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"Condition not met within {seconds} s")
+        time.sleep(0.05)
