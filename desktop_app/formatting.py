@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from desktop_app.client.models import ConversionOptions
 from desktop_app.client.poller import JobState
 
 STAGE_LABELS = {
@@ -59,3 +60,45 @@ def describe_state(state: JobState) -> str:
     if state.connection_problem:
         details.append("connection lost, retrying")
     return " \u00b7 ".join([label, *details])
+
+
+FORMAT_LABELS = {
+    "mp3": "MP3",
+    "aac": "AAC",
+    "opus": "Opus",
+    "vorbis": "Vorbis",
+    "flac": "FLAC",
+    "wav": "WAV",
+    "alac": "ALAC",
+}
+
+
+def describe_options(options: ConversionOptions) -> str:
+    """Return a short label such as `MP3 VBR V0` or `Opus 48 kbit/s mono`."""
+    parts = [FORMAT_LABELS.get(options.format, options.format.upper())]
+    if options.quality is not None:
+        if options.format == "mp3":
+            parts.append(f"VBR V{options.quality:g}")
+        else:
+            parts.append(f"quality {options.quality:g}")
+    elif options.bitrate_kbps is not None:
+        mode = options.bitrate_mode.upper() + " " if options.bitrate_mode else ""
+        parts.append(f"{mode}{options.bitrate_kbps} kbit/s")
+    if options.bit_depth is not None:
+        parts.append(f"{options.bit_depth}-bit")
+    if options.compression_level is not None:
+        parts.append(f"level {options.compression_level}")
+    if options.sample_rate is not None:
+        parts.append(f"{options.sample_rate / 1000:g} kHz")
+    if options.channels is not None:
+        parts.append({1: "mono", 2: "stereo"}.get(options.channels, "multichannel"))
+    if options.loudness_lufs is not None:
+        parts.append(f"{options.loudness_lufs:g} LUFS")
+    if options.trim_start_seconds or options.trim_end_seconds:
+        parts.append("trimmed")
+    if options.fade_in_seconds or options.fade_out_seconds:
+        parts.append("faded")
+    if not options.keep_metadata:
+        parts.append("no tags")
+    head, details = parts[0], parts[1:]
+    return f"{head} {', '.join(details)}" if details else head

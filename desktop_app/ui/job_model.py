@@ -15,14 +15,15 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QGuiApplication
 
-from desktop_app.client.models import ConversionOptions, JobInfo
+from desktop_app.client.models import ConversionOptions, JobInfo, MetadataReport
 from desktop_app.client.poller import JobState
+from desktop_app.client.sources import SourceFile
 from desktop_app.formatting import STAGE_LABELS, describe_state
+from desktop_app.ui.theme import error_color
 
 ProgressRole = Qt.ItemDataRole.UserRole + 1
-ERROR_COLOR = "#c62828"
 
 _keys = itertools.count(1)
 
@@ -32,7 +33,8 @@ class Column(enum.IntEnum):
     TARGET = 1
     PROGRESS = 2
     STATUS = 3
-    ACTIONS = 4
+    TAGS = 4
+    ACTIONS = 5
 
 
 HEADERS = {
@@ -40,6 +42,7 @@ HEADERS = {
     Column.TARGET: "Target",
     Column.PROGRESS: "Progress",
     Column.STATUS: "Status",
+    Column.TAGS: "Tags",
     Column.ACTIONS: "",
 }
 
@@ -51,6 +54,7 @@ class Phase(enum.Enum):
     UPLOADING = "uploading"
     ON_SERVER = "on_server"
     UPLOAD_FAILED = "upload_failed"
+    SKIPPED = "skipped"
 
 
 @dataclass
@@ -58,6 +62,7 @@ class JobRow:
     """One input file and everything the window shows about it."""
 
     source: Path
+    root: Path | None = None
     key: int = field(default_factory=lambda: next(_keys))
     phase: Phase = Phase.READY
     target_label: str = ""
@@ -68,20 +73,34 @@ class JobRow:
     save_percent: float = 0.0
     saved_path: Path | None = None
     error: str | None = None
+    skip_reason: str | None = None
+    cancel_requested: bool = False
+    # True while the row waits in a running batch.
+    queued: bool = False
+    # The job of a row restored from the saved file list, until the server
+    # reports on it.
+    restored_job_id: str | None = None
 
     @property
     def job_id(self) -> str | None:
-        return self.state.job_id if self.state else None
+        return self.state.job_id if self.state else self.restored_job_id
 
     @property
     def can_save(self) -> bool:
         """Save is offered only once the server committed the output."""
-        return self.state is not None and self.state.is_downloadable and not self.saving
+        return (
+            self.phase is Phase.ON_SERVER
+            and self.state is not None
+            and self.state.is_downloadable
+            and not self.saving
+        )
 
     @property
     def can_retry(self) -> bool:
         """True after a failed upload, a failed or interrupted job, or a cancel."""
-        if self.phase is Phase.UPLOAD_FAILED:
+        if self.phase in (Phase.UPLOAD_FAILED, Phase.SKIPPED):
+            return True
+        if self.error and not self.saving:
             return True
         return self.state is not None and self.state.stage in ("failed", "cancelled")
 
@@ -90,10 +109,36 @@ class JobRow:
         return self.state is not None and not self.state.is_terminal
 
     @property
+    def can_remove(self) -> bool:
+        return not self.is_active
+
+    @property
     def has_failed(self) -> bool:
         return bool(self.error) or (
             self.state is not None and self.state.stage == "failed"
         )
+
+    @property
+    def is_converting(self) -> bool:
+        """True while the row takes one of the batch's parallel slots."""
+        return self.phase is Phase.UPLOADING or self.can_cancel
+
+    @property
+    def is_finished(self) -> bool:
+        """True once the conversion ended, however it ended."""
+        if self.phase in (Phase.UPLOAD_FAILED, Phase.SKIPPED):
+            return True
+        return self.state is not None and self.state.is_terminal
+
+    @property
+    def is_done(self) -> bool:
+        """True once the file converted, whether saved yet or not."""
+        return self.state is not None and self.state.stage == "completed"
+
+    @property
+    def metadata(self) -> MetadataReport | None:
+        job = self.state.job if self.state is not None else None
+        return job.metadata if job is not None else None
 
     @property
     def is_active(self) -> bool:
@@ -112,15 +157,18 @@ class JobRow:
     def status_text(self) -> str:
         if self.error:
             return self.error
+        if self.phase is Phase.SKIPPED:
+            return f"Skipped: {self.skip_reason}"
         if self.phase is Phase.READY:
-            return "Ready"
+            return "Queued" if self.queued else "Ready"
         if self.phase is Phase.UPLOADING:
             return f"{STAGE_LABELS['uploading']} {self.upload_percent:.0f} %"
         if self.saving:
             return f"Saving {self.save_percent:.0f} %"
         if self.saved_path is not None:
             return f"Saved as {self.saved_path.name}"
-        assert self.state is not None
+        if self.state is None:
+            return "Asking the converter about this file..."
         text = describe_state(self.state)
         adjusted = len(self.state.job.adjustments) if self.state.job else 0
         if adjusted:
@@ -138,7 +186,38 @@ class JobRow:
             lines.append(self.error)
         if self.state is not None and self.state.job is not None:
             lines.extend(self.state.job.adjustments)
+        if self.metadata is not None:
+            lines.append(describe_metadata(self.metadata, detailed=True))
         return "\n".join(lines)
+
+    @property
+    def tags_text(self) -> str:
+        return describe_metadata(self.metadata) if self.metadata is not None else ""
+
+
+def describe_metadata(report: MetadataReport, detailed: bool = False) -> str:
+    """Return what happened to the tags and the cover picture.
+
+    The short form suits the table (`6 kept, comment dropped, cover kept`);
+    the detailed form names every tag, for the tooltip.
+    """
+    if detailed:
+        sentences = []
+        if report.kept:
+            sentences.append(f"Tags kept: {', '.join(report.kept)}.")
+        if report.dropped:
+            sentences.append(f"Tags dropped: {', '.join(report.dropped)}.")
+        if report.picture is not None:
+            sentences.append(f"Cover picture {report.picture}.")
+        return " ".join(sentences) or "The source has no tags."
+    parts = []
+    if report.kept:
+        parts.append(f"{len(report.kept)} kept")
+    if report.dropped:
+        parts.append(f"{', '.join(report.dropped)} dropped")
+    if report.picture is not None:
+        parts.append(f"cover {report.picture}")
+    return ", ".join(parts) or "No tags"
 
 
 class JobTableModel(QAbstractTableModel):
@@ -201,15 +280,29 @@ class JobTableModel(QAbstractTableModel):
             and column is Column.STATUS
             and row.has_failed
         ):
-            return QColor(ERROR_COLOR)
+            return error_color(QGuiApplication.palette())
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return self._display(row, column)
         return None
 
     # -- Row access for the window -----------------------------------------
 
     def add_files(self, paths: list[Path]) -> list[JobRow]:
         """Append a row per path that is not listed and ready already."""
+        return self.add_sources([SourceFile(path, None) for path in paths])
+
+    def add_sources(self, sources: list[SourceFile]) -> list[JobRow]:
+        """Append a row per source file that is not listed and ready already."""
         listed = {row.source for row in self._rows if row.phase is Phase.READY}
-        new_rows = [JobRow(source=path) for path in paths if path not in listed]
+        new_rows = []
+        for source in sources:
+            if source.path not in listed:
+                listed.add(source.path)
+                new_rows.append(JobRow(source=source.path, root=source.root))
+        return self.append_rows(new_rows)
+
+    def append_rows(self, new_rows: list[JobRow]) -> list[JobRow]:
+        """Append rows built elsewhere, such as rows restored from a saved queue."""
         if not new_rows:
             return []
         first = len(self._rows)
@@ -238,6 +331,16 @@ class JobTableModel(QAbstractTableModel):
         self._rows.append(row)
         self.endInsertRows()
         return row
+
+    def remove_rows(self, keys: set[int]) -> list[JobRow]:
+        """Remove the rows with these keys; return the removed rows."""
+        removed = []
+        for position in reversed(range(len(self._rows))):
+            if self._rows[position].key in keys:
+                self.beginRemoveRows(QModelIndex(), position, position)
+                removed.append(self._rows.pop(position))
+                self.endRemoveRows()
+        return removed
 
     def rows(self) -> list[JobRow]:
         return list(self._rows)
@@ -274,4 +377,6 @@ class JobTableModel(QAbstractTableModel):
             return f"{row.progress_percent:.0f} %"
         if column is Column.STATUS:
             return row.status_text
+        if column is Column.TAGS:
+            return row.tags_text
         return None

@@ -1,9 +1,8 @@
-"""The main window: add files, pick a format, convert, watch, save."""
+"""The main window: queue files and folders, pick a preset, convert, save."""
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -13,15 +12,21 @@ from PySide6.QtCore import (
     QByteArray,
     QModelIndex,
     QSettings,
+    QSize,
     QStandardPaths,
     Qt,
     QTimer,
     Signal,
     Slot,
 )
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+)
 from PySide6.QtWidgets import (
-    QComboBox,
+    QApplication,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -29,10 +34,11 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
-    QMessageBox,
+    QProgressBar,
     QPushButton,
     QStackedWidget,
     QTableView,
+    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -44,36 +50,77 @@ from desktop_app.client.downloader import (
     is_transient,
 )
 from desktop_app.client.models import ConversionOptions, FormatInfo, JobInfo
+from desktop_app.client.output_rules import (
+    OutputRules,
+    OverwritePolicy,
+    is_up_to_date,
+    output_path,
+    resolve_target,
+)
 from desktop_app.client.poller import JobState, Poller
-from desktop_app.formatting import describe_error, plural
+from desktop_app.client.sources import SourceFile, expand_sources
+from desktop_app.client.tags import read_tags
+from desktop_app.formatting import (
+    describe_error,
+    describe_options,
+    format_duration,
+    plural,
+)
+from desktop_app.ui.actions import build_actions
+from desktop_app.ui.batch import Batch
 from desktop_app.ui.delegates import ProgressBarDelegate, RowActions
-from desktop_app.ui.job_model import Column, JobTableModel, Phase
+from desktop_app.ui.interaction import Interaction
+from desktop_app.ui.job_model import Column, JobRow, JobTableModel, Phase
+from desktop_app.ui.preferences import load_backend_choice, load_window_preferences
+from desktop_app.ui.preset_bar import PresetBar
+from desktop_app.ui.queue_store import PendingSaves, QueueStore
+from desktop_app.ui.settings_dialog import SettingsDialog
+from desktop_app.ui.theme import apply_theme
 from desktop_app.ui.workers import TaskRunner
+from desktop_app.user_settings import (
+    load_output_rules,
+    parallel_jobs,
+    save_output_rules,
+)
 
 logger = logging.getLogger(__name__)
 
 POLL_INTERVAL_MS = 500
+# Row changes are written to QSettings at most this often.
+QUEUE_SAVE_DELAY_MS = 400
 AUDIO_FILTER = (
     "Audio files (*.mp3 *.wav *.flac *.m4a *.aac *.ogg *.oga *.opus *.webm *.wma "
     "*.aif *.aiff *.alac *.ape *.wv *.mka *.mp4 *.amr *.au *.caf);;All files (*)"
 )
-COMMON_BITRATES = (32, 48, 64, 96, 128, 160, 192, 256, 320)
-VORBIS_QUALITIES = (2, 3, 4, 5, 6, 7, 8, 10)
+STATUS_MESSAGE_MS = 8_000
+
+
+class _Skipped:
+    """Result of an upload task that found the output up to date."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
 
 
 class MainWindow(QMainWindow):
     """The converter's only window. GUI thread only.
 
     The backend connection arrives later through `set_backend`, so the
-    window can show while the bundled backend starts.
+    window can show while the bundled backend starts. Files wait in a queue;
+    a batch converts them a few at a time and saves each output as soon as it
+    is ready, unless automatic saving is off.
 
     Signals:
         backend_ready(): the backend responded and its formats are listed.
         backend_failed(str): the backend cannot be used; the reason.
+        batch_finished(): every file of the batch ended.
+        backend_settings_changed(): the user chose another backend.
     """
 
     backend_ready = Signal()
     backend_failed = Signal(str)
+    batch_finished = Signal()
+    backend_settings_changed = Signal()
 
     def __init__(
         self,
@@ -82,33 +129,51 @@ class MainWindow(QMainWindow):
         runner: TaskRunner | None = None,
         poll_interval_ms: int = POLL_INTERVAL_MS,
         confirm: Callable[[str, str], bool] | None = None,
+        interaction: Interaction | None = None,
         parent: QWidget | None = None,
     ) -> None:
         """Build the window; `confirm(title, text)` returns the user's yes or no."""
         super().__init__(parent)
-        self._confirm = confirm or self._ask
+        self._interaction = interaction or Interaction(self)
+        self._confirm = confirm or self._interaction.confirm
         self._settings = settings
         self._runner = runner or TaskRunner(parent=self)
         self._api: ApiClient | None = None
         self._poller: Poller | None = None
         self._downloader: Downloader | None = None
         self._formats: list[FormatInfo] = []
+        self._backend_description: str | None = None
         self._poll_in_flight = False
         self._row_actions: dict[int, RowActions] = {}
         self._pending_saves = PendingSaves(settings)
         self._resumed_saves = False
+        self._preferences = load_window_preferences(settings)
+        self._rules = load_output_rules(settings)
+        self._backend_choice = load_backend_choice(settings)
+        # The "file exists" choice that the user applied to the whole batch.
+        self._batch_overwrite: OverwritePolicy | None = None
+        self._queue_store = QueueStore(settings)
 
         self.setWindowTitle("Audio Converter")
         self.setAcceptDrops(True)
         self._model = JobTableModel(self)
+        self._batch = Batch(self._model, parent=self)
+        self._batch.parallel_jobs = parallel_jobs(settings)
         self._poll_timer = QTimer(self)
         self._poll_timer.setObjectName("poll_timer")
         self._poll_timer.setInterval(poll_interval_ms)
         self._poll_timer.timeout.connect(self._on_poll_timer_timeout)
+        self._queue_timer = QTimer(self)
+        self._queue_timer.setObjectName("queue_save_timer")
+        self._queue_timer.setSingleShot(True)
+        self._queue_timer.setInterval(QUEUE_SAVE_DELAY_MS)
+        self._queue_timer.timeout.connect(self.save_queue)
 
+        self._build_actions()
         self._build_widgets()
         self._connect_signals()
         self._restore_settings()
+        self._restore_queue()
         self._update_controls()
 
     # -- Public interface ----------------------------------------------------
@@ -120,6 +185,26 @@ class MainWindow(QMainWindow):
     @property
     def poll_timer(self) -> QTimer:
         return self._poll_timer
+
+    @property
+    def batch(self) -> Batch:
+        return self._batch
+
+    @property
+    def preset_bar(self) -> PresetBar:
+        return self._preset_bar
+
+    @property
+    def table_view(self) -> QTableView:
+        return self._table_view
+
+    def action(self, name: str) -> QAction:
+        """Return the window action called `name`, such as "convert"."""
+        return self._actions[name]
+
+    def batch_status(self) -> str:
+        """Return the batch line of the status bar, empty when idle."""
+        return self._batch_label.text()
 
     def row_actions(self, key: int) -> RowActions:
         return self._row_actions[key]
@@ -144,67 +229,169 @@ class MainWindow(QMainWindow):
             on_failure=self._on_backend_failed,
         )
 
+    def backend_description(self) -> str | None:
+        """Return what the window is connected to, once it is ready."""
+        return self._backend_description
+
     def show_backend_error(self, message: str) -> None:
         self._on_backend_failed(RuntimeError(message))
 
     def add_files(self, paths: list[Path]) -> None:
-        """List files to convert; folders and missing files are reported."""
-        files = [path for path in paths if path.is_file()]
-        skipped = [path.name for path in paths if not path.is_file()]
-        self._model.add_files(files)
-        if skipped:
-            self.statusBar().showMessage(
-                f"Skipped {', '.join(skipped)}: not a file.", 8000
+        """Queue files and, in the background, the audio files of folders.
+
+        Plain files are listed at once; folders are walked off the GUI thread
+        and their files follow. Missing paths are reported in the status bar.
+        """
+        files = [SourceFile(path) for path in paths if not path.is_dir()]
+        folders = [path for path in paths if path.is_dir()]
+        missing = [source.path.name for source in files if not source.path.is_file()]
+        self._add_sources([s for s in files if s.path.is_file()])
+        if missing:
+            self._show_message(f"Skipped {', '.join(missing)}: no such file.")
+        if folders:
+            self._runner.start(
+                lambda _report: expand_sources(folders),
+                on_success=self._on_folders_expanded,
+                on_failure=lambda error: self._show_message(
+                    describe_error("Adding the folder", error)
+                ),
             )
-        self._update_controls()
 
-    def output_folder(self) -> Path:
-        return Path(self._output_edit.text())
+    def output_folder(self) -> Path | None:
+        """Return the folder for outputs; None means beside each source file."""
+        return self._rules.folder
 
-    def set_output_folder(self, folder: Path) -> None:
-        self._output_edit.setText(str(folder))
-        self._settings.setValue("output/folder", str(folder))
+    def set_output_folder(self, folder: Path | None) -> None:
+        self._output_edit.setText(str(folder) if folder is not None else "")
+        self._set_rules(_replace_rules(self._rules, folder=folder))
 
-    def set_format(self, name: str, quality_label: str | None = None) -> None:
-        """Select the output format `name` and optionally a quality entry."""
-        index = self._format_combo.findData(name)
-        if index >= 0:
-            self._format_combo.setCurrentIndex(index)
-        if quality_label is not None:
-            quality_index = self._quality_combo.findText(quality_label)
-            if quality_index >= 0:
-                self._quality_combo.setCurrentIndex(quality_index)
+    def output_rules(self) -> OutputRules:
+        return self._rules
+
+    def set_output_rules(self, rules: OutputRules) -> None:
+        """Use `rules` for every save from now on and remember them."""
+        self._output_edit.setText(str(rules.folder) if rules.folder else "")
+        self._set_rules(rules)
+
+    def set_options(self, options: ConversionOptions) -> None:
+        """Use `options` for the next conversions, as custom settings."""
+        self._preset_bar.set_custom_options(options)
 
     def current_options(self) -> ConversionOptions | None:
-        name = self._format_combo.currentData()
-        if name is None:
+        if not self._formats:
             return None
-        extra: dict[str, Any] = self._quality_combo.currentData() or {}
-        return ConversionOptions(format=name, **extra)
+        return self._preset_bar.current_options()
+
+    def set_auto_save(self, enabled: bool) -> None:
+        self._preferences = self._preferences.with_auto_save(enabled)
+
+    def set_parallel_jobs(self, count: int) -> None:
+        self._batch.parallel_jobs = max(1, count)
 
     @Slot()
     def start_conversion(self) -> None:
-        """Upload every ready file with the chosen format and quality."""
+        """Start a batch of every queued file, with the chosen preset."""
         options = self.current_options()
         if self._api is None or options is None:
             return
-        target = self._format_combo.currentText()
-        if quality := self._quality_combo.currentText():
-            target = f"{target}, {quality}"
+        label = self._target_label(options)
         for row in self._model.rows():
             if row.phase is Phase.READY:
-                self._model.update_row(
-                    row.key,
-                    phase=Phase.UPLOADING,
-                    target_label=target,
-                    options=options,
-                )
-                self._upload(row.key, row.source, options)
+                self._model.update_row(row.key, options=options, target_label=label)
+        if not self._batch.is_running:
+            self._batch_overwrite = None
+        self._batch.start()
         self._update_controls()
+
+    @Slot()
+    def finish_current_then_stop(self) -> None:
+        """Let the files in progress finish, then start no more."""
+        self._batch.finish_current()
+        self._update_controls()
+
+    @Slot()
+    def cancel_all(self) -> None:
+        """Stop the batch and cancel every conversion in progress."""
+        self._batch.stop()
+        for row in self._model.rows():
+            if row.phase is Phase.UPLOADING:
+                self._model.update_row(row.key, cancel_requested=True)
+            elif row.can_cancel:
+                self.cancel_row(row.key)
+        self._update_controls()
+
+    @Slot()
+    def cancel_selected(self) -> None:
+        for key in self._selected_keys():
+            self.cancel_row(key)
+
+    @Slot()
+    def retry_failed(self) -> None:
+        """Queue every failed, cancelled or skipped file again and convert."""
+        keys = [row.key for row in self._model.rows() if row.can_retry]
+        for key in keys:
+            self._reset_row(key)
+        if keys:
+            self.start_conversion()
+
+    @Slot()
+    def remove_selected(self) -> None:
+        """Take the selected files off the list, except those still busy."""
+        keys = {
+            key
+            for key in self._selected_keys()
+            if (row := self._model.row_by_key(key)) is not None and row.can_remove
+        }
+        self._remove_rows(keys)
+
+    @Slot()
+    def clear_finished(self) -> None:
+        """Take every finished file off the list."""
+        keys = {
+            row.key
+            for row in self._model.rows()
+            if row.is_finished and row.can_remove
+            and (row.saved_path is not None or not row.can_save)
+        }  # fmt: skip
+        self._remove_rows(keys)
+
+    @Slot()
+    def open_output_folder(self) -> None:
+        folder = self._rules.folder
+        if folder is None:
+            saved = [row.saved_path for row in self._model.rows() if row.saved_path]
+            folder = saved[-1].parent if saved else None
+        if folder is None:
+            self._show_message("Files are saved beside their sources; none saved yet.")
+            return
+        if not self._interaction.open_folder(folder):
+            self._show_message(f"Could not open {folder}.")
+
+    @Slot()
+    def show_settings(self) -> None:
+        dialog = SettingsDialog(self._settings, self._preset_bar.library, self)
+        if dialog.exec() != SettingsDialog.DialogCode.Accepted:
+            return
+        self.apply_settings()
+
+    def apply_settings(self) -> None:
+        """Read the settings again after the settings dialog saved them."""
+        old_theme = self._preferences.theme
+        self._preferences = load_window_preferences(self._settings)
+        app = QApplication.instance()
+        if self._preferences.theme is not old_theme and isinstance(app, QApplication):
+            apply_theme(app, self._preferences.theme)
+        self.set_output_rules(load_output_rules(self._settings))
+        self._batch.parallel_jobs = parallel_jobs(self._settings)
+        self._preset_bar.reload()
+        backend = load_backend_choice(self._settings)
+        if backend != self._backend_choice:
+            self._backend_choice = backend
+            self.backend_settings_changed.emit()
 
     @Slot(int)
     def save_row(self, key: int, folder: Path | None = None) -> None:
-        """Download the row's output into `folder` (default: the output folder).
+        """Save the row's output by the output rules, or into `folder`.
 
         The save is remembered until it ends, so that an app that was closed
         or killed meanwhile resumes it on its next start.
@@ -213,30 +400,16 @@ class MainWindow(QMainWindow):
         if row is None or not row.can_save or self._downloader is None:
             return
         assert row.state is not None and row.state.job is not None
-        job, downloader = row.state.job, self._downloader
-        target = folder or self.output_folder()
-        self._pending_saves.add(job.id, target)
+        job = row.state.job
+        rules = self._rules if folder is None else _replace_rules(
+            self._rules, folder=folder, mirror_tree=False
+        )  # fmt: skip
         self._model.update_row(key, saving=True, save_percent=0.0, error=None)
-
-        def on_saved(path: Path) -> None:
-            self._pending_saves.remove(job.id)
-            self._model.update_row(key, saving=False, saved_path=path)
-
-        def on_failed(error: Exception) -> None:
-            # A save cut off by the network resumes on the next start.
-            if not is_transient(error):
-                self._pending_saves.remove(job.id)
-            self._model.update_row(
-                key, saving=False, error=describe_error("Saving", error)
-            )
-
+        source = SourceFile(row.source, row.root)
         self._runner.start(
-            lambda report: downloader.download(job, target, on_progress=report),
-            on_success=on_saved,
-            on_failure=on_failed,
-            on_progress=lambda done, total: self._model.update_row(
-                key, save_percent=100.0 * done / total if total else 0.0
-            ),
+            lambda _report: _plan_output(source, rules, job),
+            on_success=lambda target: self._on_output_planned(key, target, rules),
+            on_failure=lambda error: self._on_save_failed(key, job.id, error),
         )
 
     @Slot(int)
@@ -245,97 +418,116 @@ class MainWindow(QMainWindow):
         row = self._model.row_by_key(key)
         if row is None or not row.can_retry or self._api is None:
             return
-        if row.job_id is not None and self._poller is not None:
-            self._poller.forget(row.job_id)
-        options = row.options or self.current_options()
-        if options is None:
-            return
-        self._model.update_row(
-            key,
-            phase=Phase.UPLOADING,
-            state=None,
-            error=None,
-            saved_path=None,
-            upload_percent=0.0,
-            options=options,
-        )
-        self._upload(key, row.source, options)
+        self._reset_row(key)
+        if self._batch.is_running:
+            self._batch.add_ready_rows()
+            self._batch.pump()
+        else:
+            self._batch_overwrite = None
+            self._batch.start()
 
     @Slot(int)
     def cancel_row(self, key: int) -> None:
+        """Cancel the row's job, or keep a queued file from starting."""
         row = self._model.row_by_key(key)
-        if row is None or row.job_id is None or self._api is None:
+        if row is None or self._api is None:
+            return
+        if row.phase is Phase.READY:
+            self._model.update_row(
+                key, phase=Phase.SKIPPED, skip_reason="cancelled before it started"
+            )
+            return
+        if row.phase is Phase.UPLOADING:
+            self._model.update_row(key, cancel_requested=True)
+            return
+        if row.job_id is None or not row.can_cancel:
             return
         api, job_id = self._api, row.job_id
         self._runner.start(
             lambda _report: api.cancel_job(job_id),
             on_success=lambda _job: self._ensure_polling(),
-            on_failure=lambda error: self.statusBar().showMessage(
-                f"Could not cancel {row.source.name}: {error}", 8000
+            on_failure=lambda error: self._show_message(
+                f"Could not cancel {row.source.name}: {error}"
             ),
         )
 
+    @Slot()
+    def save_queue(self) -> None:
+        """Write the file list to the settings now."""
+        self._queue_timer.stop()
+        self._queue_store.save(self._model.rows())
+
     # -- Building the window ---------------------------------------------------
 
+    def _build_actions(self) -> None:
+        self._actions = build_actions(self)
+        for action in self._actions.values():
+            self.addAction(action)
+
     def _build_widgets(self) -> None:
-        self._add_button = QPushButton("Add files...")
-        self._add_button.setShortcut(QKeySequence.StandardKey.Open)
-        self._add_button.setToolTip("Choose audio files to convert (Ctrl+O)")
-        self._format_combo = QComboBox()
-        self._format_combo.setAccessibleName("Output format")
-        self._quality_combo = QComboBox()
-        self._quality_combo.setAccessibleName("Quality")
-        self._quality_combo.setMinimumContentsLength(14)
+        menu_bar = self.menuBar()
+        file_menu = menu_bar.addMenu("&File")
+        for name in ("add_files", "add_folder", "open_folder", "settings", "quit"):
+            file_menu.addAction(self._actions[name])
+        batch_menu = menu_bar.addMenu("&Batch")
+        for name in (
+            "convert", "finish", "cancel", "cancel_all",
+            "retry_failed", "remove", "clear_finished",
+        ):  # fmt: skip
+            batch_menu.addAction(self._actions[name])
+
+        toolbar = QToolBar("Main")
+        toolbar.setObjectName("main_toolbar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for name in (
+            "add_files", "add_folder", "", "convert", "finish",
+            "cancel_all", "retry_failed", "", "open_folder", "settings",
+        ):  # fmt: skip
+            if not name:
+                toolbar.addSeparator()
+                continue
+            toolbar.addAction(self._actions[name])
+            widget = toolbar.widgetForAction(self._actions[name])
+            widget.setAccessibleName(self._actions[name].text().rstrip("."))
+            widget.setObjectName(f"{name}_button")
+        self.addToolBar(toolbar)
+
+        self._preset_bar = PresetBar(self._settings)
         self._output_edit = QLineEdit()
         self._output_edit.setAccessibleName("Output folder")
+        self._output_edit.setPlaceholderText("Beside each source file")
         self._output_edit.setToolTip(
-            "Folder for saved files; type a path or use Choose..."
+            "Folder for saved files; leave empty to save beside each source"
         )
         self._output_button = QPushButton("Choose...")
         self._output_button.setAccessibleName("Choose output folder")
-        self._convert_button = QPushButton("Convert")
-        self._convert_button.setDefault(True)
-        self._convert_button.setShortcut(QKeySequence("Ctrl+Return"))
-        self._convert_button.setToolTip("Convert every file marked Ready (Ctrl+Enter)")
-
         options_form = QFormLayout()
-        format_row = QHBoxLayout()
-        format_row.addWidget(self._format_combo, 1)
-        format_row.addWidget(QLabel("Quality:"))
-        format_row.addWidget(self._quality_combo, 1)
-        options_form.addRow("Format:", format_row)
+        options_form.addRow("Preset:", self._preset_bar)
         folder_row = QHBoxLayout()
         folder_row.addWidget(self._output_edit, 1)
         folder_row.addWidget(self._output_button)
         options_form.addRow("Save to:", folder_row)
 
-        top_row = QHBoxLayout()
-        top_row.addWidget(self._add_button)
-        top_row.addLayout(options_form, 1)
-        top_row.addWidget(self._convert_button, 0, Qt.AlignmentFlag.AlignBottom)
-
         self._table_view = QTableView()
+        self._table_view.setAccessibleName("Files")
         self._table_view.setModel(self._model)
         self._table_view.setItemDelegateForColumn(
             Column.PROGRESS, ProgressBarDelegate(self._table_view)
         )
         self._table_view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self._table_view.verticalHeader().hide()
-        self._table_view.verticalHeader().setDefaultSectionSize(34)
         self._table_view.setAlternatingRowColors(True)
         self._table_view.setWordWrap(False)
+        self._table_view.addAction(self._actions["remove"])
         header = self._table_view.horizontalHeader()
-        header.setSectionResizeMode(Column.FILE, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(Column.STATUS, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(Column.ACTIONS, QHeaderView.ResizeMode.Fixed)
-        self._table_view.setColumnWidth(Column.FILE, 220)
-        self._table_view.setColumnWidth(Column.TARGET, 150)
-        self._table_view.setColumnWidth(Column.PROGRESS, 140)
-        self._table_view.setColumnWidth(Column.ACTIONS, 170)
+        self._resize_columns()
 
         self._empty_label = QLabel(
-            "Add audio files to convert them.\n"
-            "Use Add files... or drop files onto this window."
+            "Add audio files or folders to convert them.\n"
+            "Use Add files..., Add folder... or drop them onto this window."
         )
         self._empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._empty_label.setEnabled(False)
@@ -345,40 +537,93 @@ class MainWindow(QMainWindow):
 
         central = QWidget()
         layout = QVBoxLayout(central)
-        layout.addLayout(top_row)
+        layout.addLayout(options_form)
         layout.addWidget(self._table_stack, 1)
         self.setCentralWidget(central)
 
+        self._batch_label = QLabel()
+        self._batch_bar = QProgressBar()
+        self._batch_bar.setAccessibleName("Batch progress")
+        self._batch_bar.setRange(0, 100)
+        self._batch_bar.setMaximumWidth(self.fontMetrics().averageCharWidth() * 24)
+        self._batch_bar.hide()
         self._backend_label = QLabel("Starting the converter...")
+        self.statusBar().addWidget(self._batch_label, 1)
+        self.statusBar().addPermanentWidget(self._batch_bar)
         self.statusBar().addPermanentWidget(self._backend_label)
-        self.resize(1040, 520)
+        char = self.fontMetrics().averageCharWidth()
+        size = QSize(char * 190, self.fontMetrics().height() * 34)
+        screen = self.screen()
+        if screen is not None:
+            # Large fonts or a 200 % scale must not make the window overflow.
+            size = size.boundedTo(screen.availableGeometry().size() * 0.9)
+        self.resize(size)
+
+    def _resize_columns(self) -> None:
+        """Size columns by the font, so that they grow with the scale factor."""
+        char = self.fontMetrics().averageCharWidth()
+        line = self.fontMetrics().height()
+        self._table_view.verticalHeader().setDefaultSectionSize(int(line * 2.2))
+        self._table_view.setColumnWidth(Column.FILE, char * 28)
+        self._table_view.setColumnWidth(Column.TARGET, char * 20)
+        self._table_view.setColumnWidth(Column.PROGRESS, char * 16)
+        self._table_view.setColumnWidth(Column.TAGS, char * 24)
+        self._table_view.setColumnWidth(Column.ACTIONS, char * 24)
 
     def _connect_signals(self) -> None:
-        self._add_button.clicked.connect(self._on_add_button_clicked)
+        handlers: dict[str, Callable[[], None]] = {
+            "add_files": self._on_add_files_action_triggered,
+            "add_folder": self._on_add_folder_action_triggered,
+            "convert": self.start_conversion,
+            "finish": self.finish_current_then_stop,
+            "cancel": self.cancel_selected,
+            "cancel_all": self.cancel_all,
+            "retry_failed": self.retry_failed,
+            "remove": self.remove_selected,
+            "clear_finished": self.clear_finished,
+            "open_folder": self.open_output_folder,
+            "settings": self.show_settings,
+            "quit": self._on_quit_action_triggered,
+        }
+        for name, handler in handlers.items():
+            self._actions[name].triggered.connect(handler)
         self._output_button.clicked.connect(self._on_output_button_clicked)
         self._output_edit.editingFinished.connect(self._on_output_edit_editing_finished)
-        self._convert_button.clicked.connect(self.start_conversion)
-        self._format_combo.currentIndexChanged.connect(
-            self._on_format_combo_current_index_changed
-        )
-        self._quality_combo.currentIndexChanged.connect(self._remember_choices)
+        self._preset_bar.options_changed.connect(self._update_controls)
+        self._preset_bar.message_requested.connect(self._show_message)
         self._model.rowsInserted.connect(self._on_model_rows_inserted)
+        self._model.rowsRemoved.connect(self._on_model_rows_removed)
         self._model.row_changed.connect(self._on_model_row_changed)
+        self._batch.start_requested.connect(self._on_batch_start_requested)
+        self._batch.finished.connect(self._on_batch_finished)
+        self._table_view.selectionModel().selectionChanged.connect(
+            self._update_controls
+        )
 
     def _restore_settings(self) -> None:
-        default_folder = QStandardPaths.writableLocation(
-            QStandardPaths.StandardLocation.MusicLocation
-        ) or str(Path.home())
-        folder = self._settings.value("output/folder", default_folder, type=str)
-        self._output_edit.setText(str(folder))
+        if self._settings.value("output/folder") is None:
+            default_folder = QStandardPaths.writableLocation(
+                QStandardPaths.StandardLocation.MusicLocation
+            ) or str(Path.home())
+            self._set_rules(_replace_rules(self._rules, folder=Path(default_folder)))
+        self._output_edit.setText(str(self._rules.folder or ""))
         geometry = self._settings.value("window/geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
+        header_state = self._settings.value("window/columns")
+        if isinstance(header_state, QByteArray):
+            self._table_view.horizontalHeader().restoreState(header_state)
+
+    def _restore_queue(self) -> None:
+        rows = self._queue_store.load()
+        if rows:
+            logger.info("Restoring %d files from the saved list", len(rows))
+            self._model.append_rows(rows)
 
     # -- Slots -----------------------------------------------------------------
 
     @Slot()
-    def _on_add_button_clicked(self) -> None:
+    def _on_add_files_action_triggered(self) -> None:
         start = self._settings.value("input/folder", str(Path.home()), type=str)
         names, _ = QFileDialog.getOpenFileNames(
             self, "Add audio files", str(start), AUDIO_FILTER
@@ -387,6 +632,20 @@ class MainWindow(QMainWindow):
             paths = [Path(name) for name in names]
             self._settings.setValue("input/folder", str(paths[0].parent))
             self.add_files(paths)
+
+    @Slot()
+    def _on_quit_action_triggered(self) -> None:
+        self.close()
+
+    @Slot()
+    def _on_add_folder_action_triggered(self) -> None:
+        start = self._settings.value("input/folder", str(Path.home()), type=str)
+        folder = QFileDialog.getExistingDirectory(
+            self, "Add every audio file in a folder", str(start)
+        )
+        if folder:
+            self._settings.setValue("input/folder", folder)
+            self.add_files([Path(folder)])
 
     @Slot()
     def _on_output_button_clicked(self) -> None:
@@ -399,20 +658,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_output_edit_editing_finished(self) -> None:
         text = self._output_edit.text().strip()
-        if text:
-            self.set_output_folder(Path(text).expanduser())
-
-    @Slot(int)
-    def _on_format_combo_current_index_changed(self, index: int) -> None:
-        self._fill_quality_combo()
-        self._remember_choices()
-
-    @Slot()
-    def _remember_choices(self) -> None:
-        if self._format_combo.currentData() is None:
-            return
-        self._settings.setValue("conversion/format", self._format_combo.currentData())
-        self._settings.setValue("conversion/quality", self._quality_combo.currentText())
+        self.set_output_folder(Path(text).expanduser() if text else None)
 
     @Slot(QModelIndex, int, int)
     def _on_model_rows_inserted(self, parent: Any, first: int, last: int) -> None:
@@ -426,19 +672,75 @@ class MainWindow(QMainWindow):
             self._table_view.setIndexWidget(
                 self._model.index(position, Column.ACTIONS), actions
             )
+            self._update_row_actions(row)
         self._table_stack.setCurrentWidget(self._table_view)
+        self._batch.add_ready_rows()
+        self._batch.pump()
+        self._schedule_queue_save()
+
+    @Slot(QModelIndex, int, int)
+    def _on_model_rows_removed(self, parent: Any, first: int, last: int) -> None:
+        keys = {row.key for row in self._model.rows()}
+        for key in set(self._row_actions) - keys:
+            self._row_actions.pop(key).deleteLater()
+        self._schedule_queue_save()
+        self._update_controls()
 
     @Slot(int)
     def _on_model_row_changed(self, key: int) -> None:
         row = self._model.row_by_key(key)
-        actions = self._row_actions.get(key)
-        if row is not None and actions is not None:
-            actions.set_enabled(
-                can_save=row.can_save,
-                can_cancel=row.can_cancel,
-                can_retry=row.can_retry,
-            )
+        if row is None:
+            return
+        self._update_row_actions(row)
+        if (
+            self._preferences.auto_save
+            and row.can_save
+            and row.saved_path is None
+            and not row.error
+        ):
+            self.save_row(key)
+        if row.is_finished:
+            self._batch.pump()
+        self._schedule_queue_save()
         self._update_controls()
+
+    @Slot(int)
+    def _on_batch_start_requested(self, key: int) -> None:
+        row = self._model.row_by_key(key)
+        if row is None or self._api is None:
+            return
+        options = row.options or self.current_options()
+        if options is None:
+            return
+        self._model.update_row(
+            key,
+            phase=Phase.UPLOADING,
+            options=options,
+            target_label=row.target_label or self._target_label(options),
+            upload_percent=0.0,
+            cancel_requested=False,
+        )
+        self._upload(key, SourceFile(row.source, row.root), options)
+
+    @Slot()
+    def _on_batch_finished(self) -> None:
+        progress = self._batch.progress(self._preferences.auto_save)
+        self._update_controls()
+        self.batch_finished.emit()
+        if progress.total == 0:
+            return
+        failed = [row for row in self._model.rows() if row.has_failed]
+        summary = batch_summary(progress.total, progress.done, len(failed))
+        if progress.skipped:
+            summary += f" {plural(progress.skipped, 'file')} skipped."
+        self._show_message(summary)
+        if self._preferences.notify:
+            self._interaction.notify("Audio Converter", summary)
+        if failed:
+            details = "\n".join(
+                f"{row.source.name}: {row.status_text}" for row in failed
+            )
+            self._interaction.show_summary("Some files failed", summary, details)
 
     @Slot()
     def _on_poll_timer_timeout(self) -> None:
@@ -457,19 +759,42 @@ class MainWindow(QMainWindow):
 
     # -- Helpers ---------------------------------------------------------------
 
-    def _upload(self, key: int, source: Path, options: ConversionOptions) -> None:
+    def _add_sources(self, sources: list[SourceFile]) -> None:
+        rows = self._model.add_sources(sources)
+        if rows and self._batch.is_running:
+            options = self.current_options()
+            if options is not None:
+                label = self._target_label(options)
+                for row in rows:
+                    self._model.update_row(row.key, options=options, target_label=label)
+        self._update_controls()
+
+    def _on_folders_expanded(self, result: tuple[list[SourceFile], list[str]]) -> None:
+        sources, problems = result
+        self._add_sources(sources)
+        if problems:
+            self._show_message(" ".join(problems))
+        elif not sources:
+            self._show_message("The folder holds no audio files.")
+
+    def _upload(self, key: int, source: SourceFile, options: ConversionOptions) -> None:
         assert self._api is not None
         api = self._api
+        rules = self._rules
+        fmt = self._format(options.format)
+        extension = fmt.extension if fmt is not None else options.format
 
-        def on_uploaded(job: JobInfo) -> None:
-            assert self._poller is not None
-            state = self._poller.track(job)
-            self._model.update_row(key, phase=Phase.ON_SERVER, state=state)
-            self._ensure_polling()
+        def work(report: Callable[[int, int], None]) -> JobInfo | _Skipped:
+            if rules.skip_up_to_date:
+                tags = read_tags(source.path) if _uses_tags(rules) else {}
+                target = output_path(source, rules, extension, options.format, tags)
+                if is_up_to_date(source.path, target):
+                    return _Skipped(target)
+            return api.create_job(source.path, options, on_upload=report)
 
         self._runner.start(
-            lambda report: api.create_job(source, options, on_upload=report),
-            on_success=on_uploaded,
+            work,
+            on_success=lambda result: self._on_uploaded(key, result),
             on_failure=lambda error: self._model.update_row(
                 key,
                 phase=Phase.UPLOAD_FAILED,
@@ -479,6 +804,114 @@ class MainWindow(QMainWindow):
                 key, upload_percent=100.0 * done / total if total else 100.0
             ),
         )
+
+    def _on_uploaded(self, key: int, result: JobInfo | _Skipped) -> None:
+        if isinstance(result, _Skipped):
+            self._model.update_row(
+                key,
+                phase=Phase.SKIPPED,
+                skip_reason=f"{result.target.name} is up to date",
+                saved_path=result.target,
+            )
+            return
+        assert self._poller is not None
+        state = self._poller.track(result)
+        row = self._model.update_row(key, phase=Phase.ON_SERVER, state=state)
+        self._ensure_polling()
+        if row is not None and row.cancel_requested:
+            self.cancel_row(key)
+
+    def _on_output_planned(self, key: int, target: Path, rules: OutputRules) -> None:
+        row = self._model.row_by_key(key)
+        if row is None or row.state is None or row.state.job is None:
+            return
+        policy = self._overwrite_policy(rules, target)
+        if policy is None:
+            self._skip_existing(key, target)
+            return
+        self._download(key, row.state.job, row.source, target, policy)
+
+    def _overwrite_policy(
+        self, rules: OutputRules, target: Path
+    ) -> OverwritePolicy | None:
+        """Return how to treat an existing target; None when the user skipped."""
+        policy: OverwritePolicy
+        if rules.overwrite is not OverwritePolicy.ASK:
+            policy = rules.overwrite
+        elif self._batch_overwrite is not None:
+            policy = self._batch_overwrite
+        elif target.exists():
+            answer = self._interaction.ask_overwrite(target)
+            if answer is None:
+                return None
+            if answer.apply_to_all:
+                self._batch_overwrite = answer.policy
+            policy = answer.policy
+        else:
+            # Nothing to ask about; a file that appears meanwhile is kept.
+            policy = OverwritePolicy.NUMBER
+        if policy is OverwritePolicy.SKIP and target.exists():
+            return None
+        return policy
+
+    def _download(
+        self,
+        key: int,
+        job: JobInfo,
+        source: Path,
+        target: Path,
+        policy: OverwritePolicy,
+    ) -> None:
+        assert self._downloader is not None
+        downloader = self._downloader
+        self._pending_saves.add(job.id, target.parent)
+
+        def work(report: Callable[[int, int], None]) -> Path | None:
+            resolved = resolve_target(target, source, policy)
+            if resolved is None:
+                return None
+            # resolve_target never returns the source, so only a replace of
+            # the target the rules named is passed on.
+            replace = policy is OverwritePolicy.OVERWRITE and resolved == target
+            return downloader.download(
+                job,
+                resolved.parent,
+                name=resolved.name,
+                overwrite=OverwritePolicy.OVERWRITE
+                if replace
+                else OverwritePolicy.NUMBER,
+                on_progress=report,
+            )
+
+        def on_saved(path: Path | None) -> None:
+            self._pending_saves.remove(job.id)
+            if path is None:
+                self._skip_existing(key, target)
+                return
+            self._model.update_row(key, saving=False, saved_path=path)
+
+        self._runner.start(
+            work,
+            on_success=on_saved,
+            on_failure=lambda error: self._on_save_failed(key, job.id, error),
+            on_progress=lambda done, total: self._model.update_row(
+                key, save_percent=100.0 * done / total if total else 0.0
+            ),
+        )
+
+    def _skip_existing(self, key: int, target: Path) -> None:
+        self._model.update_row(
+            key,
+            saving=False,
+            phase=Phase.SKIPPED,
+            skip_reason=f"{target.name} already exists",
+        )
+
+    def _on_save_failed(self, key: int, job_id: str, error: Exception) -> None:
+        # A save cut off by the network resumes on the next start.
+        if not is_transient(error):
+            self._pending_saves.remove(job_id)
+        self._model.update_row(key, saving=False, error=describe_error("Saving", error))
 
     def _on_poll_finished(self, states: list[JobState]) -> None:
         self._poll_in_flight = False
@@ -499,21 +932,51 @@ class MainWindow(QMainWindow):
 
     def _on_formats_loaded(self, formats: list[FormatInfo], description: str) -> None:
         self._formats = formats
-        saved_format = self._settings.value("conversion/format", "mp3", type=str)
-        saved_quality = self._settings.value("conversion/quality", "", type=str)
-        self._format_combo.blockSignals(True)
-        self._format_combo.clear()
-        for fmt in formats:
-            self._format_combo.addItem(fmt.label, fmt.name)
-        self._format_combo.blockSignals(False)
-        self.set_format(str(saved_format))
-        self._fill_quality_combo()
-        if saved_quality:
-            self.set_format(str(saved_format), str(saved_quality))
+        self._backend_description = description
+        self._preset_bar.set_formats(formats)
         self._backend_label.setText(f"Ready: {description}")
         self._update_controls()
+        self._reconnect_restored_rows()
         self._resume_pending_saves()
         self.backend_ready.emit()
+
+    def _reconnect_restored_rows(self) -> None:
+        """Ask the server about the jobs of rows restored from the saved list."""
+        api = self._api
+        if api is None:
+            return
+        for row in self._model.rows():
+            if row.state is None and row.restored_job_id is not None:
+                self._reconnect_row(api, row.key, row.restored_job_id)
+
+    def _reconnect_row(self, api: ApiClient, key: int, job_id: str) -> None:
+        def on_failure(error: Exception) -> None:
+            self._model.update_row(
+                key,
+                phase=Phase.UPLOAD_FAILED,
+                restored_job_id=None,
+                error=describe_error("Reconnecting to the converter", error),
+            )
+
+        self._runner.start(
+            functools.partial(_fetch_job, api, job_id),
+            on_success=lambda job: self._on_restored_job_fetched(key, job),
+            on_failure=on_failure,
+        )
+
+    def _on_restored_job_fetched(self, key: int, job: JobInfo) -> None:
+        assert self._poller is not None
+        if job.status == "completed":
+            state = JobState(job.id, job.filename, 100.0, "completed", job=job)
+        elif job.status in ("failed", "cancelled"):
+            state = JobState(
+                job.id, job.filename, 0.0, job.status, job=job,
+                error_message=job.error_message,
+            )  # fmt: skip
+        else:
+            state = self._poller.track(job)
+            self._ensure_polling()
+        self._model.update_row(key, state=state, restored_job_id=None)
 
     def _resume_pending_saves(self) -> None:
         """Finish the saves that an earlier run of the app left unfinished."""
@@ -522,6 +985,9 @@ class MainWindow(QMainWindow):
             return
         self._resumed_saves = True
         for job_id, folder in self._pending_saves.items():
+            if self._model.row_by_job_id(job_id) is not None:
+                # A restored row saves it again once the server reports on it.
+                continue
 
             def resume(job: JobInfo, folder: Path = folder) -> None:
                 if job.status != "completed":
@@ -552,29 +1018,101 @@ class MainWindow(QMainWindow):
         self._update_controls()
         self.backend_failed.emit(str(error))
 
-    def _fill_quality_combo(self) -> None:
-        fmt = next(
-            (f for f in self._formats if f.name == self._format_combo.currentData()),
-            None,
+    def _reset_row(self, key: int) -> None:
+        row = self._model.row_by_key(key)
+        if row is None:
+            return
+        if row.job_id is not None and self._poller is not None:
+            self._poller.forget(row.job_id)
+        self._model.update_row(
+            key,
+            phase=Phase.READY,
+            state=None,
+            error=None,
+            skip_reason=None,
+            saved_path=None,
+            upload_percent=0.0,
+            restored_job_id=None,
+            cancel_requested=False,
         )
-        self._quality_combo.blockSignals(True)
-        self._quality_combo.clear()
-        if fmt is not None:
-            for label, data in quality_choices(fmt):
-                self._quality_combo.addItem(label, data)
-            default = default_quality_label(fmt)
-            if default is not None:
-                self._quality_combo.setCurrentText(default)
-        self._quality_combo.setEnabled(self._quality_combo.count() > 1)
-        self._quality_combo.blockSignals(False)
+
+    def _remove_rows(self, keys: set[int]) -> None:
+        removed = self._model.remove_rows(keys)
+        if removed:
+            self._show_message(f"Removed {plural(len(removed), 'file')} from the list.")
+
+    def _selected_keys(self) -> list[int]:
+        rows = self._model.rows()
+        return [
+            rows[index.row()].key
+            for index in self._table_view.selectionModel().selectedRows()
+        ]
+
+    def _format(self, name: str) -> FormatInfo | None:
+        return next((fmt for fmt in self._formats if fmt.name == name), None)
+
+    def _target_label(self, options: ConversionOptions) -> str:
+        name = self._preset_bar.current_preset_name()
+        return name if name is not None else describe_options(options)
+
+    def _set_rules(self, rules: OutputRules) -> None:
+        self._rules = rules
+        save_output_rules(self._settings, rules)
+
+    def _schedule_queue_save(self) -> None:
+        if not self._queue_timer.isActive():
+            self._queue_timer.start()
+
+    def _show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, STATUS_MESSAGE_MS)
+
+    def _update_row_actions(self, row: JobRow) -> None:
+        actions = self._row_actions.get(row.key)
+        if actions is not None:
+            actions.set_enabled(
+                can_save=row.can_save,
+                can_cancel=row.can_cancel
+                or (row.phase is Phase.READY and self._batch.is_running)
+                or (row.phase is Phase.UPLOADING and not row.cancel_requested),
+                can_retry=row.can_retry,
+            )
 
     def _update_controls(self) -> None:
-        ready = any(row.phase is Phase.READY for row in self._model.rows())
+        rows = self._model.rows()
+        ready = any(row.phase is Phase.READY for row in rows)
         connected = bool(self._formats)
-        self._convert_button.setEnabled(connected and ready)
-        self._format_combo.setEnabled(connected)
-        if self._model.rowCount() == 0:
+        running = self._batch.is_running
+        selected = bool(self._table_view.selectionModel().selectedRows())
+        self._actions["convert"].setEnabled(connected and ready)
+        self._actions["finish"].setEnabled(running)
+        self._actions["cancel_all"].setEnabled(any(row.is_converting for row in rows))
+        self._actions["cancel"].setEnabled(selected)
+        self._actions["remove"].setEnabled(selected)
+        self._actions["retry_failed"].setEnabled(
+            connected and any(row.can_retry for row in rows)
+        )
+        self._actions["clear_finished"].setEnabled(any(row.is_finished for row in rows))
+        self._preset_bar.setEnabled(connected)
+        if not rows:
             self._table_stack.setCurrentWidget(self._empty_label)
+        self._update_batch_status()
+
+    def _update_batch_status(self) -> None:
+        progress = self._batch.progress(self._preferences.auto_save)
+        if not self._batch.is_running or progress.total == 0:
+            self._batch_bar.hide()
+            self._batch_label.clear()
+            return
+        self._batch_bar.show()
+        self._batch_bar.setValue(int(progress.percent))
+        parts = [f"{progress.done} of {progress.total} files converted"]
+        if progress.failed:
+            parts.append(f"{progress.failed} failed")
+        if self._batch.state.value == "stopping":
+            parts.append("stopping after the files in progress")
+        if progress.eta_seconds is not None:
+            parts.append(f"about {format_duration(progress.eta_seconds)} left")
+        self._batch_label.setText(" \u00b7 ".join(parts))
 
     def closeEvent(self, event: QCloseEvent) -> None:
         rows = self._model.rows()
@@ -584,7 +1122,11 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._poll_timer.stop()
+        self.save_queue()
         self._settings.setValue("window/geometry", self.saveGeometry())
+        self._settings.setValue(
+            "window/columns", self._table_view.horizontalHeader().saveState()
+        )
         self._settings.sync()
         super().closeEvent(event)
 
@@ -599,12 +1141,14 @@ class MainWindow(QMainWindow):
             problems.append(f"{plural(unsaved, 'converted file')} not saved yet.")
         return self._confirm(
             "Quit Audio Converter?",
-            " ".join([*problems, "Quitting discards them. Quit anyway?"]),
+            " ".join(
+                [
+                    *problems,
+                    "Unfinished files wait in the list for the next start. "
+                    "Quit anyway?",
+                ]
+            ),
         )
-
-    def _ask(self, title: str, text: str) -> bool:
-        answer = QMessageBox.question(self, title, text)
-        return answer == QMessageBox.StandardButton.Yes
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
@@ -612,68 +1156,37 @@ class MainWindow(QMainWindow):
 
     def dropEvent(self, event: QDropEvent) -> None:
         paths = [Path(url.toLocalFile()) for url in event.mimeData().urls()]
-        self.add_files([path for path in paths if str(path)])
+        self.add_files([path for path in paths if str(path) not in ("", ".")])
         event.acceptProposedAction()
+
+
+def batch_summary(total: int, done: int, failed: int) -> str:
+    """Return the sentence shown when a batch ends."""
+    text = f"Converted {done} of {plural(total, 'file')}."
+    if failed:
+        text += f" {plural(failed, 'file')} failed."
+    return text
+
+
+def _plan_output(source: SourceFile, rules: OutputRules, job: JobInfo) -> Path:
+    """Return the output path of a job's file; reads tags when the rules need them."""
+    extension = Path(job.output.filename).suffix if job.output else job.options.format
+    tags = read_tags(source.path) if _uses_tags(rules) else {}
+    return output_path(source, rules, extension, job.options.format, tags)
+
+
+def _uses_tags(rules: OutputRules) -> bool:
+    return any(
+        f"{{{name}}}" in rules.template
+        for name in ("artist", "album", "track", "title")
+    )
+
+
+def _replace_rules(rules: OutputRules, **changes: Any) -> OutputRules:
+    import dataclasses
+
+    return dataclasses.replace(rules, **changes)
 
 
 def _fetch_job(api: ApiClient, job_id: str, _report: object) -> JobInfo:
     return api.get_job(job_id)
-
-
-class PendingSaves:
-    """Saves that have started but not ended, kept in QSettings as JSON."""
-
-    KEY = "downloads/pending"
-
-    def __init__(self, settings: QSettings) -> None:
-        self._settings = settings
-
-    def items(self) -> list[tuple[str, Path]]:
-        return [(job_id, Path(folder)) for job_id, folder in self._load().items()]
-
-    def add(self, job_id: str, folder: Path) -> None:
-        pending = self._load()
-        pending[job_id] = str(folder)
-        self._store(pending)
-
-    def remove(self, job_id: str) -> None:
-        pending = self._load()
-        if pending.pop(job_id, None) is not None:
-            self._store(pending)
-
-    def _load(self) -> dict[str, str]:
-        raw = self._settings.value(self.KEY, "{}", type=str)
-        try:
-            data = json.loads(str(raw))
-        except ValueError:
-            return {}
-        return (
-            {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-        )
-
-    def _store(self, pending: dict[str, str]) -> None:
-        self._settings.setValue(self.KEY, json.dumps(pending))
-        self._settings.sync()
-
-
-def quality_choices(fmt: FormatInfo) -> list[tuple[str, dict[str, Any]]]:
-    """Return (label, option fields) entries for the quality combo box."""
-    if fmt.lossless:
-        return [("Lossless", {})]
-    if fmt.name == "vorbis" and fmt.quality_range is not None:
-        return [(f"Quality {q}", {"quality": float(q)}) for q in VORBIS_QUALITIES]
-    steps: tuple[int, ...] = fmt.bitrate_steps or ()
-    if not steps and fmt.bitrate_range is not None:
-        low, high = fmt.bitrate_range
-        steps = tuple(rate for rate in COMMON_BITRATES if low <= rate <= high)
-    return [(f"{rate} kbit/s", {"bitrate_kbps": rate}) for rate in steps]
-
-
-def default_quality_label(fmt: FormatInfo) -> str | None:
-    if fmt.lossless:
-        return "Lossless"
-    if fmt.name == "vorbis":
-        return "Quality 5"
-    if fmt.default_bitrate_kbps is not None:
-        return f"{fmt.default_bitrate_kbps} kbit/s"
-    return None

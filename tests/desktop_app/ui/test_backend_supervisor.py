@@ -10,6 +10,7 @@ from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
 from desktop_app.backend_process import BundledBackend
+from desktop_app.client.models import ConversionOptions
 from desktop_app.ui.backend_supervisor import BackendSupervisor
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.workers import TaskRunner
@@ -46,7 +47,7 @@ def test_killed_backend_restarts_and_reports(
 ) -> None:
     supervisor, window = supervised
     window.add_files([tone("long.wav", seconds=1200.0, rate=22_050, channels=1)])
-    window.set_format("opus")
+    window.set_options(ConversionOptions("opus"))
     window.start_conversion()
     row = window.model.rows()[0]
     qtbot.waitUntil(

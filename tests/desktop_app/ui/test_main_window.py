@@ -9,7 +9,9 @@ from pytestqt.qtbot import QtBot
 
 from desktop_app.client.models import ConversionOptions
 from desktop_app.ui.job_model import JobRow, Phase
-from desktop_app.ui.main_window import MainWindow, PendingSaves
+from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.preferences import AUTO_SAVE_KEY
+from desktop_app.ui.queue_store import PendingSaves
 from tests.helpers.audio import decoded_duration
 from tests.helpers.faults import GatedJobService
 from tests.helpers.jobs import finished_job
@@ -21,7 +23,10 @@ WAIT_MS = 60_000
 
 @pytest.fixture
 def settings(tmp_path: Path) -> QSettings:
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    """Settings in a temporary file, with saving by hand as in the first release."""
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    settings.setValue(AUTO_SAVE_KEY, False)
+    return settings
 
 
 @pytest.fixture
@@ -88,7 +93,7 @@ def test_save_waits_for_completion(
     violations: list[str] = []
     _watch_save_rule(window, violations)
     window.add_files([tone("song.wav", seconds=2.0)])
-    window.set_format("mp3", "128 kbit/s")
+    window.set_options(ConversionOptions("mp3", bitrate_kbps=128))
     window.start_conversion()
     row = _only_row(window)
     qtbot.waitUntil(
@@ -173,7 +178,7 @@ def test_save_keeps_existing_file(
     output = tmp_path / "out"
     output.mkdir()
     (output / "tone.flac").write_bytes(b"precious")
-    window.set_format("flac")
+    window.set_options(ConversionOptions("flac"))
     window.add_files([tone("tone.wav")])
     window.start_conversion()
     row = _only_row(window)
@@ -203,7 +208,7 @@ def test_format_choice_is_remembered(
     live_server: LiveServer,
     tmp_path: Path,
 ) -> None:
-    window.set_format("opus", "96 kbit/s")
+    window.set_options(ConversionOptions("opus", bitrate_kbps=96))
     again = _open_window(qtbot, settings, live_server, tmp_path / "out")
     options = again.current_options()
     assert options is not None
@@ -216,7 +221,7 @@ def test_convert_needs_ready_files(qtbot: QtBot, window: MainWindow) -> None:
     assert window.model.rows() == []
     window.add_files([Path("/no/such/file.wav")])
     assert window.model.rows() == []
-    assert "not a file" in window.statusBar().currentMessage()
+    assert "no such file" in window.statusBar().currentMessage()
 
 
 def test_backend_failure_is_shown(qtbot: QtBot, settings: QSettings) -> None:
