@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable
@@ -46,16 +47,12 @@ from PySide6.QtWidgets import (
 from desktop_app.client.api import ApiClient
 from desktop_app.client.downloader import (
     Downloader,
-    discard_partial_files,
-    is_transient,
 )
 from desktop_app.client.models import ConversionOptions, FormatInfo, JobInfo
 from desktop_app.client.output_rules import (
     OutputRules,
-    OverwritePolicy,
     is_up_to_date,
     output_path,
-    resolve_target,
 )
 from desktop_app.client.poller import JobState, Poller
 from desktop_app.client.sources import SourceFile, expand_sources
@@ -74,6 +71,7 @@ from desktop_app.ui.job_model import Column, JobRow, JobTableModel, Phase
 from desktop_app.ui.preferences import load_backend_choice, load_window_preferences
 from desktop_app.ui.preset_bar import PresetBar
 from desktop_app.ui.queue_store import PendingSaves, QueueStore
+from desktop_app.ui.saver import OutputSaver, uses_tags
 from desktop_app.ui.settings_dialog import SettingsDialog
 from desktop_app.ui.theme import apply_theme
 from desktop_app.ui.workers import TaskRunner
@@ -140,24 +138,26 @@ class MainWindow(QMainWindow):
         self._runner = runner or TaskRunner(parent=self)
         self._api: ApiClient | None = None
         self._poller: Poller | None = None
-        self._downloader: Downloader | None = None
         self._formats: list[FormatInfo] = []
         self._backend_description: str | None = None
         self._poll_in_flight = False
         self._row_actions: dict[int, RowActions] = {}
-        self._pending_saves = PendingSaves(settings)
-        self._resumed_saves = False
         self._preferences = load_window_preferences(settings)
         self._rules = load_output_rules(settings)
         self._backend_choice = load_backend_choice(settings)
-        # The "file exists" choice that the user applied to the whole batch.
-        self._batch_overwrite: OverwritePolicy | None = None
         self._queue_store = QueueStore(settings)
 
         self.setWindowTitle("Audio Converter")
         self.setAcceptDrops(True)
         self._model = JobTableModel(self)
         self._batch = Batch(self._model, parent=self)
+        self._saver = OutputSaver(
+            self._model,
+            self._runner,
+            self._interaction,
+            PendingSaves(settings),
+            parent=self,
+        )
         self._batch.parallel_jobs = parallel_jobs(settings)
         self._poll_timer = QTimer(self)
         self._poll_timer.setObjectName("poll_timer")
@@ -217,7 +217,7 @@ class MainWindow(QMainWindow):
         """
         self._api = api
         self._poller = Poller(api)
-        self._downloader = Downloader(api)
+        self._saver.set_downloader(Downloader(api))
         for row in self._model.rows():
             if row.state is not None and row.state.job is not None and row.can_cancel:
                 self._model.update_row(row.key, state=self._poller.track(row.state.job))
@@ -263,7 +263,7 @@ class MainWindow(QMainWindow):
 
     def set_output_folder(self, folder: Path | None) -> None:
         self._output_edit.setText(str(folder) if folder is not None else "")
-        self._set_rules(_replace_rules(self._rules, folder=folder))
+        self._set_rules(dataclasses.replace(self._rules, folder=folder))
 
     def output_rules(self) -> OutputRules:
         return self._rules
@@ -299,7 +299,7 @@ class MainWindow(QMainWindow):
             if row.phase is Phase.READY:
                 self._model.update_row(row.key, options=options, target_label=label)
         if not self._batch.is_running:
-            self._batch_overwrite = None
+            self._saver.start_batch()
         self._batch.start()
         self._update_controls()
 
@@ -396,21 +396,10 @@ class MainWindow(QMainWindow):
         The save is remembered until it ends, so that an app that was closed
         or killed meanwhile resumes it on its next start.
         """
-        row = self._model.row_by_key(key)
-        if row is None or not row.can_save or self._downloader is None:
-            return
-        assert row.state is not None and row.state.job is not None
-        job = row.state.job
-        rules = self._rules if folder is None else _replace_rules(
-            self._rules, folder=folder, mirror_tree=False
-        )  # fmt: skip
-        self._model.update_row(key, saving=True, save_percent=0.0, error=None)
-        source = SourceFile(row.source, row.root)
-        self._runner.start(
-            lambda _report: _plan_output(source, rules, job),
-            on_success=lambda target: self._on_output_planned(key, target, rules),
-            on_failure=lambda error: self._on_save_failed(key, job.id, error),
-        )
+        rules = self._rules
+        if folder is not None:
+            rules = dataclasses.replace(rules, folder=folder, mirror_tree=False)
+        self._saver.save(key, rules)
 
     @Slot(int)
     def retry_row(self, key: int) -> None:
@@ -423,7 +412,7 @@ class MainWindow(QMainWindow):
             self._batch.add_ready_rows()
             self._batch.pump()
         else:
-            self._batch_overwrite = None
+            self._saver.start_batch()
             self._batch.start()
 
     @Slot(int)
@@ -605,7 +594,9 @@ class MainWindow(QMainWindow):
             default_folder = QStandardPaths.writableLocation(
                 QStandardPaths.StandardLocation.MusicLocation
             ) or str(Path.home())
-            self._set_rules(_replace_rules(self._rules, folder=Path(default_folder)))
+            self._set_rules(
+                dataclasses.replace(self._rules, folder=Path(default_folder))
+            )
         self._output_edit.setText(str(self._rules.folder or ""))
         geometry = self._settings.value("window/geometry")
         if isinstance(geometry, QByteArray):
@@ -786,7 +777,7 @@ class MainWindow(QMainWindow):
 
         def work(report: Callable[[int, int], None]) -> JobInfo | _Skipped:
             if rules.skip_up_to_date:
-                tags = read_tags(source.path) if _uses_tags(rules) else {}
+                tags = read_tags(source.path) if uses_tags(rules) else {}
                 target = output_path(source, rules, extension, options.format, tags)
                 if is_up_to_date(source.path, target):
                     return _Skipped(target)
@@ -821,98 +812,6 @@ class MainWindow(QMainWindow):
         if row is not None and row.cancel_requested:
             self.cancel_row(key)
 
-    def _on_output_planned(self, key: int, target: Path, rules: OutputRules) -> None:
-        row = self._model.row_by_key(key)
-        if row is None or row.state is None or row.state.job is None:
-            return
-        policy = self._overwrite_policy(rules, target)
-        if policy is None:
-            self._skip_existing(key, target)
-            return
-        self._download(key, row.state.job, row.source, target, policy)
-
-    def _overwrite_policy(
-        self, rules: OutputRules, target: Path
-    ) -> OverwritePolicy | None:
-        """Return how to treat an existing target; None when the user skipped."""
-        policy: OverwritePolicy
-        if rules.overwrite is not OverwritePolicy.ASK:
-            policy = rules.overwrite
-        elif self._batch_overwrite is not None:
-            policy = self._batch_overwrite
-        elif target.exists():
-            answer = self._interaction.ask_overwrite(target)
-            if answer is None:
-                return None
-            if answer.apply_to_all:
-                self._batch_overwrite = answer.policy
-            policy = answer.policy
-        else:
-            # Nothing to ask about; a file that appears meanwhile is kept.
-            policy = OverwritePolicy.NUMBER
-        if policy is OverwritePolicy.SKIP and target.exists():
-            return None
-        return policy
-
-    def _download(
-        self,
-        key: int,
-        job: JobInfo,
-        source: Path,
-        target: Path,
-        policy: OverwritePolicy,
-    ) -> None:
-        assert self._downloader is not None
-        downloader = self._downloader
-        self._pending_saves.add(job.id, target.parent)
-
-        def work(report: Callable[[int, int], None]) -> Path | None:
-            resolved = resolve_target(target, source, policy)
-            if resolved is None:
-                return None
-            # resolve_target never returns the source, so only a replace of
-            # the target the rules named is passed on.
-            replace = policy is OverwritePolicy.OVERWRITE and resolved == target
-            return downloader.download(
-                job,
-                resolved.parent,
-                name=resolved.name,
-                overwrite=OverwritePolicy.OVERWRITE
-                if replace
-                else OverwritePolicy.NUMBER,
-                on_progress=report,
-            )
-
-        def on_saved(path: Path | None) -> None:
-            self._pending_saves.remove(job.id)
-            if path is None:
-                self._skip_existing(key, target)
-                return
-            self._model.update_row(key, saving=False, saved_path=path)
-
-        self._runner.start(
-            work,
-            on_success=on_saved,
-            on_failure=lambda error: self._on_save_failed(key, job.id, error),
-            on_progress=lambda done, total: self._model.update_row(
-                key, save_percent=100.0 * done / total if total else 0.0
-            ),
-        )
-
-    def _skip_existing(self, key: int, target: Path) -> None:
-        self._model.update_row(
-            key,
-            saving=False,
-            phase=Phase.SKIPPED,
-            skip_reason=f"{target.name} already exists",
-        )
-
-    def _on_save_failed(self, key: int, job_id: str, error: Exception) -> None:
-        # A save cut off by the network resumes on the next start.
-        if not is_transient(error):
-            self._pending_saves.remove(job_id)
-        self._model.update_row(key, saving=False, error=describe_error("Saving", error))
-
     def _on_poll_finished(self, states: list[JobState]) -> None:
         self._poll_in_flight = False
         for state in states:
@@ -937,7 +836,8 @@ class MainWindow(QMainWindow):
         self._backend_label.setText(f"Ready: {description}")
         self._update_controls()
         self._reconnect_restored_rows()
-        self._resume_pending_saves()
+        if self._api is not None:
+            self._saver.resume_pending(self._api, self._rules)
         self.backend_ready.emit()
 
     def _reconnect_restored_rows(self) -> None:
@@ -977,39 +877,6 @@ class MainWindow(QMainWindow):
             state = self._poller.track(job)
             self._ensure_polling()
         self._model.update_row(key, state=state, restored_job_id=None)
-
-    def _resume_pending_saves(self) -> None:
-        """Finish the saves that an earlier run of the app left unfinished."""
-        api = self._api
-        if api is None or self._resumed_saves:
-            return
-        self._resumed_saves = True
-        for job_id, folder in self._pending_saves.items():
-            if self._model.row_by_job_id(job_id) is not None:
-                # A restored row saves it again once the server reports on it.
-                continue
-
-            def resume(job: JobInfo, folder: Path = folder) -> None:
-                if job.status != "completed":
-                    discard_partial_files(folder, job.id)
-                    self._pending_saves.remove(job.id)
-                    return
-                row = self._model.add_restored_row(job)
-                self.save_row(row.key, folder)
-
-            def forget(
-                error: Exception, job_id: str = job_id, folder: Path = folder
-            ) -> None:
-                logger.warning("Cannot resume saving job %s: %s", job_id, error)
-                if not is_transient(error):
-                    discard_partial_files(folder, job_id)
-                    self._pending_saves.remove(job_id)
-
-            self._runner.start(
-                functools.partial(_fetch_job, api, job_id),
-                on_success=resume,
-                on_failure=forget,
-            )
 
     def _on_backend_failed(self, error: Exception) -> None:
         logger.error("Backend unavailable: %s", error)
@@ -1166,26 +1033,6 @@ def batch_summary(total: int, done: int, failed: int) -> str:
     if failed:
         text += f" {plural(failed, 'file')} failed."
     return text
-
-
-def _plan_output(source: SourceFile, rules: OutputRules, job: JobInfo) -> Path:
-    """Return the output path of a job's file; reads tags when the rules need them."""
-    extension = Path(job.output.filename).suffix if job.output else job.options.format
-    tags = read_tags(source.path) if _uses_tags(rules) else {}
-    return output_path(source, rules, extension, job.options.format, tags)
-
-
-def _uses_tags(rules: OutputRules) -> bool:
-    return any(
-        f"{{{name}}}" in rules.template
-        for name in ("artist", "album", "track", "title")
-    )
-
-
-def _replace_rules(rules: OutputRules, **changes: Any) -> OutputRules:
-    import dataclasses
-
-    return dataclasses.replace(rules, **changes)
 
 
 def _fetch_job(api: ApiClient, job_id: str, _report: object) -> JobInfo:
