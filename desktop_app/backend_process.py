@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import queue
+import re
 import secrets
 import shutil
 import subprocess
@@ -28,11 +29,18 @@ import httpx
 import platformdirs
 
 from backend.datalock import data_folder_in_use
+from desktop_app.app_logging import BACKEND_LOG_NAME, rotate_if_large
 from desktop_app.client.errors import BackendStartError
 
 logger = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT_SECONDS = 30.0
+# How much of the end of the child's log is searched for the failure reason.
+LOG_TAIL_BYTES = 64 * 1024
+# An exception summary line of a traceback, or an `Error: ...` line.
+_REASON_LINE = re.compile(r"^(?:Error: .+|[A-Za-z_][\w.]*(?:Error|Exception): .+)$")
+# A log record at ERROR or CRITICAL level, in the backend's log format.
+_ERROR_RECORD = re.compile(r" (?:ERROR|CRITICAL) [\w.]+: (?P<message>.+)$")
 STOP_TIMEOUT_SECONDS = 10.0
 LOOPBACK = "127.0.0.1"
 
@@ -58,12 +66,14 @@ class BundledBackend:
         self,
         data_dir: Path | None = None,
         *,
+        log_dir: Path | None = None,
         ephemeral: bool = False,
         workers: int | None = None,
         extra_env: dict[str, str] | None = None,
         startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
     ) -> None:
         self.data_dir = data_dir or default_data_dir()
+        self.log_dir = log_dir or self.data_dir
         self._ephemeral = ephemeral
         self._backend_dir: Path | None = None
         self.token = secrets.token_urlsafe(32)
@@ -73,10 +83,12 @@ class BundledBackend:
         self._startup_timeout = startup_timeout
         self._process: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
+        self._log_start = 0
 
     @property
     def log_path(self) -> Path:
-        return self.data_dir / "backend.log"
+        """The child's log: its standard error, appended across launches."""
+        return self.log_dir / BACKEND_LOG_NAME
 
     @property
     def is_running(self) -> bool:
@@ -112,6 +124,8 @@ class BundledBackend:
         thread ends, not the process.
         """
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        rotate_if_large(self.log_path)
         backend_dir = self._choose_backend_dir()
         command = [
             *backend_command(),
@@ -132,6 +146,7 @@ class BundledBackend:
             self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
         )
         self._log_file = os.fdopen(descriptor, "ab")
+        self._log_start = os.fstat(descriptor).st_size
         logger.info("Starting bundled backend: %s", " ".join(command))
         self._process = subprocess.Popen(
             command,
@@ -228,8 +243,11 @@ class BundledBackend:
             except queue.Empty:
                 continue
             if not line:
+                reason = self._failure_reason()
+                detail = f" ({reason})" if reason else ""
                 raise BackendStartError(
-                    f"The converter backend exited while starting; see {self.log_path}."
+                    f"The converter backend exited while starting{detail}; "
+                    f"see {self.log_path}."
                 )
             try:
                 event = json.loads(line)
@@ -237,6 +255,29 @@ class BundledBackend:
                 continue
             if isinstance(event, dict) and event.get("event") == "ready":
                 return int(event["port"])
+
+    def _failure_reason(self) -> str | None:
+        """Return the line of this launch's log that best explains the failure.
+
+        That is the last exception summary (`FileNotFoundError: ...`) or
+        `Error: ...` line, else the message of the last ERROR record.
+        """
+        if self._log_file is not None:
+            self._log_file.flush()
+        try:
+            with self.log_path.open("rb") as log:
+                end = log.seek(0, os.SEEK_END)
+                log.seek(max(end - LOG_TAIL_BYTES, self._log_start))
+                lines = log.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            return None
+        for line in reversed(lines):
+            if _REASON_LINE.match(line):
+                return line.strip()
+        for line in reversed(lines):
+            if record := _ERROR_RECORD.search(line):
+                return record["message"].strip()
+        return None
 
     def _wait_for_health(self) -> None:
         assert self.url is not None

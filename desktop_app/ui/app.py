@@ -12,16 +12,15 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from desktop_app.backend_process import BundledBackend
-from desktop_app.client.api import ApiClient
-from desktop_app.ui.backend_supervisor import BackendSupervisor
+from desktop_app.ui.connection import BackendConnection
+from desktop_app.ui.crash_dialog import CrashReporter
 from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.preferences import BackendChoice, load_window_preferences
+from desktop_app.ui.theme import apply_theme
 from desktop_app.ui.workers import TaskRunner
+from desktop_app.user_settings import APPLICATION, ORGANIZATION
 
 logger = logging.getLogger(__name__)
-
-ORGANIZATION = "AudioConverter"
-APPLICATION = "Audio Converter"
 
 
 def resources_dir() -> Path:
@@ -32,14 +31,23 @@ def resources_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "resources"
 
 
-def run_app(server_url: str | None = None) -> int:
+def run_app(
+    server_url: str | None = None,
+    *,
+    log_path: Path | None = None,
+    log_dir: Path | None = None,
+) -> int:
     """Show the window and run the event loop; return the exit status.
 
-    Without `server_url` (or AUDIO_CONVERTER_SERVER) the app starts its own
-    backend and stops it on quit.
+    Without `server_url` (or AUDIO_CONVERTER_SERVER) the app uses the backend
+    chosen in its settings: by default its own, which logs into `log_dir` and
+    stops on quit. An unhandled exception shows a dialog that names
+    `log_path`.
     """
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
+    crash_reporter = CrashReporter(log_path, parent=app)
+    crash_reporter.install()
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setDesktopFileName("audio-converter")
@@ -47,28 +55,28 @@ def run_app(server_url: str | None = None) -> int:
     if icon_path.is_file():
         app.setWindowIcon(QIcon(str(icon_path)))
 
+    settings = QSettings()
+    apply_theme(app, load_window_preferences(settings).theme)
     runner = TaskRunner(parent=app)
-    window = MainWindow(QSettings(), runner=runner)
+    window = MainWindow(settings, runner=runner)
     window.show()
 
     server_url = server_url or os.environ.get("AUDIO_CONVERTER_SERVER")
-    supervisor: BackendSupervisor | None = None
+    forced = None
     if server_url:
-        token = os.environ.get("AUDIO_CONVERTER_TOKEN")
-        window.set_backend(ApiClient(server_url, token), f"server at {server_url}")
-    else:
-        supervisor = BackendSupervisor(BundledBackend(), runner, parent=app)
-        supervisor.backend_ready.connect(window.set_backend)
-        supervisor.backend_failed.connect(window.show_backend_error)
-        supervisor.start()
+        forced = BackendChoice(server_url, os.environ.get("AUDIO_CONVERTER_TOKEN"))
+    connection = BackendConnection(
+        window, settings, runner, forced=forced, log_dir=log_dir, parent=app
+    )
+    connection.open()
 
     _quit_on_signals(app)
     try:
         return app.exec()
     finally:
-        if supervisor is not None:
-            supervisor.stop()
+        connection.close()
         runner.wait_for_done(5_000)
+        crash_reporter.uninstall()
 
 
 def _quit_on_signals(app: QApplication) -> None:
