@@ -1,4 +1,4 @@
-"""Accessible names, shortcuts, the dark theme and 200 % scaling."""
+"""Accessible names, shortcuts, theme, 200 % scaling and remembered layout."""
 
 from __future__ import annotations
 
@@ -184,3 +184,19 @@ def test_window_fits_at_double_scale(tmp_path: Path) -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == ""
+
+
+def test_window_layout_is_remembered(
+    qtbot: QtBot, settings: QSettings, window: MainWindow
+) -> None:
+    window.resize(700, 450)
+    window.table_view.setColumnWidth(0, 321)
+    settings.setValue("input/folder", "/music/incoming")
+    window.close()
+
+    again = MainWindow(settings, interaction=RecordingInteraction())
+    qtbot.addWidget(again)
+    assert again.size().width() == 700
+    assert again.size().height() == 450
+    assert again.table_view.columnWidth(0) == 321
+    assert settings.value("input/folder") == "/music/incoming"
