@@ -9,21 +9,22 @@ its GIL) here, unlike in the overhead table.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.latency import ExitRecorder, PublishRecorder, recording_ffmpeg_exits
 from bench.report import table
 from bench.servers import in_process_server
-from bench.tools import TARGETS, Target, bare_ffmpeg
+from bench.tools import Target, bare_ffmpeg
 from desktop_app.cli import DEFAULT_POLL_SECONDS
 from desktop_app.client.api import ApiClient
 from desktop_app.client.downloader import Downloader
 from desktop_app.client.poller import Poller
 
 HEADERS = (
-    "format", "bare FFmpeg", "upload", "queue and probe", "encode", "verify",
-    "store and commit", "until the client polls", "download", "total",
+    "format", "bare FFmpeg", "upload and probe", "encode", "verify",
+    "tags, store and commit", "until the client polls", "download", "total",
 )  # fmt: skip
 JOB_TIMEOUT_SECONDS = 1800.0
 
@@ -32,8 +33,9 @@ JOB_TIMEOUT_SECONDS = 1800.0
 class Stages:
     """Seconds spent in each stage of one conversion."""
 
-    upload: float
-    queue_and_probe: float
+    # Until the encoder starts: the backend queues the job while the client
+    # still waits for the response, so the two cannot be told apart.
+    upload_and_probe: float
     encode: float
     verify: float
     store_and_commit: float
@@ -43,12 +45,12 @@ class Stages:
     @property
     def total(self) -> float:
         return (
-            self.upload + self.queue_and_probe + self.encode + self.verify
+            self.upload_and_probe + self.encode + self.verify
             + self.store_and_commit + self.notice + self.download
         )  # fmt: skip
 
 
-def measure_stages(source: Path, work: Path) -> str:
+def measure_stages(source: Path, work: Path, targets: Sequence[Target]) -> str:
     """Return a table splitting one conversion per target format into stages."""
     rows = []
     out_dir = work / "stages-out"
@@ -59,15 +61,15 @@ def measure_stages(source: Path, work: Path) -> str:
         ApiClient(server.url, server.token) as api,
     ):
         published = PublishRecorder(server.backend.service.progress)
-        for target in TARGETS:
+        for target in targets:
             bare = bare_ffmpeg(source, out_dir, target)
             stages = _convert(api, source, target, out_dir, recorder, published)
             for output in out_dir.iterdir():
                 output.unlink()
             cells = [
-                stages.upload, stages.queue_and_probe, stages.encode,
-                stages.verify, stages.store_and_commit, stages.notice,
-                stages.download, stages.total,
+                stages.upload_and_probe, stages.encode, stages.verify,
+                stages.store_and_commit, stages.notice, stages.download,
+                stages.total,
             ]  # fmt: skip
             rows.append([target.label, f"{bare:.2f}", *(f"{c:.2f}" for c in cells)])
     return table(HEADERS, rows)
@@ -85,9 +87,8 @@ def _convert(
     poller = Poller(api)
     upload_started = time.monotonic()
     job = api.create_job(source, target.client_options)
-    uploaded = time.monotonic()
     poller.track(job)
-    deadline = uploaded + JOB_TIMEOUT_SECONDS
+    deadline = time.monotonic() + JOB_TIMEOUT_SECONDS
     while True:
         poller.poll()
         seen = time.monotonic()
@@ -109,8 +110,7 @@ def _convert(
     encoder = next(run for run in runs if run.is_encoder)
     verifier = max(runs, key=lambda run: run.at)
     return Stages(
-        upload=uploaded - upload_started,
-        queue_and_probe=encoder.started - uploaded,
+        upload_and_probe=encoder.started - upload_started,
         encode=encoder.at - encoder.started,
         verify=verifier.at - verifier.started,
         store_and_commit=published.completed_at[job.id] - verifier.at,

@@ -3,7 +3,8 @@
 Run as `python -m bench.gui_child URL OUTPUT_DIR FILE...` with the token in
 AUDIO_CONVERTER_TOKEN and QT_QPA_PLATFORM=offscreen. A 10 ms heartbeat
 QTimer notes every gap between its ticks while the window converts the files
-to WAV and saves each output. Prints a JSON object with the gaps in seconds.
+to WAV and saves each output. Prints a JSON object with the gaps in seconds,
+split into those before and after the last job completed.
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ WAIT_SECONDS = 1800.0
 
 
 class Heartbeat:
-    """A 10 ms QTimer that records the gaps between its ticks."""
+    """A 10 ms QTimer that records the gaps between its ticks.
+
+    `gaps` contains (seconds since the previous tick, monotonic time of the tick).
+    """
 
     def __init__(self) -> None:
-        self.gaps: list[float] = []
+        self.gaps: list[tuple[float, float]] = []
         self._last = time.monotonic()
         self._timer = QTimer()
         self._timer.setInterval(HEARTBEAT_MS)
@@ -46,7 +50,7 @@ class Heartbeat:
 
     def _on_timer_timeout(self) -> None:
         now = time.monotonic()
-        self.gaps.append(now - self._last)
+        self.gaps.append((now - self._last, now))
         self._last = now
 
 
@@ -116,7 +120,8 @@ def main(argv: list[str]) -> int:
         api.close()
     app.processEvents()
     result = {
-        "gaps": heartbeat.gaps,
+        "convert_gaps": [gap for gap, at in heartbeat.gaps if at <= converted],
+        "save_gaps": [gap for gap, at in heartbeat.gaps if at > converted],
         "convert_seconds": converted - started,
         "save_seconds": finished - converted,
     }

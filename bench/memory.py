@@ -35,8 +35,8 @@ HEADERS = (
 class PeakSampler:
     """Samples the RSS of a process and, separately, of its child processes.
 
-    Sampling every 20 ms can miss a shorter spike; on Linux the process's
-    own peak is also read exactly from VmHWM in /proc.
+    Sampling every 20 ms can miss a shorter spike, so on Linux the process's
+    own peak is also read from VmHWM in /proc, which the kernel keeps exactly.
     """
 
     def __init__(self, pid: int) -> None:

@@ -55,11 +55,11 @@ def measure(profile: Profile, work: Path) -> str:
             tools[SOUNDCONVERTER] = lambda target: soundconverter_batch(
                 source, out_dir, target
             )
-        for target in TARGETS:
+        for target in TARGETS[: profile.overhead_formats]:
             rows += _measure_target(target, tools, out_dir, profile.overhead_runs)
     if not soundconverter_available():
         rows.append([SOUNDCONVERTER, "all", "not installed", "", ""])
-    stages = measure_stages(source, work)
+    stages = measure_stages(source, work, TARGETS[: profile.overhead_formats])
     size_mb = source.stat().st_size / 1e6
     source.unlink()
 

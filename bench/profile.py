@@ -12,6 +12,8 @@ class Profile:
     name: str
     overhead_seconds: float
     overhead_runs: int
+    # How many of the target formats (MP3, FLAC, Opus, in that order) to time.
+    overhead_formats: int
     memory_minutes: tuple[float, ...]
     batch_files: int
     batch_seconds: float
@@ -28,6 +30,7 @@ FULL = Profile(
     name="full",
     overhead_seconds=600.0,
     overhead_runs=5,
+    overhead_formats=3,
     memory_minutes=(10.0, 60.0, 120.0),
     batch_files=8,
     batch_seconds=180.0,
@@ -44,14 +47,15 @@ QUICK = Profile(
     name="quick",
     overhead_seconds=3.0,
     overhead_runs=1,
-    memory_minutes=(0.05, 0.1, 0.2),
-    batch_files=3,
+    overhead_formats=1,
+    memory_minutes=(0.05, 0.1),
+    batch_files=2,
     batch_seconds=2.0,
     batch_runs=1,
-    latency_jobs=4,
+    latency_jobs=2,
     latency_seconds=1.0,
-    polling_seconds=1.0,
-    pollers=10,
+    polling_seconds=0.5,
+    pollers=5,
     gui_megabytes=4,
     gui_jobs=3,
 )

@@ -153,7 +153,7 @@ def pydub_convert(
 def load_pydub() -> Any:
     """Import pydub's AudioSegment and point it at the product's FFmpeg."""
     with warnings.catch_warnings():
-        # pydub warns at import when no ffmpeg is on the PATH; it gets ours.
+        # pydub warns at import when no ffmpeg is on the PATH, but gets ours below.
         warnings.simplefilter("ignore", RuntimeWarning)
         from pydub import AudioSegment
 
