@@ -28,7 +28,7 @@ ACTION_SPECS = (
                Pixmap.SP_DirIcon),
     ActionSpec("convert", "Convert", "Ctrl+Return",
                "Convert every queued file", Pixmap.SP_MediaPlay),
-    ActionSpec("finish", "Finish current, then stop", "Ctrl+Shift+Return",
+    ActionSpec("finish", "Stop after current", "Ctrl+Shift+Return",
                "Let the files in progress finish and start no more",
                Pixmap.SP_MediaPause),
     ActionSpec("cancel", "Cancel selected", "Ctrl+.",
@@ -53,9 +53,6 @@ ACTION_SPECS = (
                Pixmap.SP_FileDialogDetailedView),
 )  # fmt: skip
 
-# Shorter labels for the toolbar, where the menu text would not fit.
-TOOLBAR_TEXT = {"finish": "Stop after current", "open_folder": "Open folder"}
-
 
 def build_actions(window: QWidget) -> dict[str, QAction]:
     """Create the actions, named as in ACTION_SPECS, owned by `window`."""
@@ -70,8 +67,6 @@ def build_actions(window: QWidget) -> dict[str, QAction]:
         )
         action.setToolTip(f"{tip} ({shortcut_text})" if shortcut_text else tip)
         action.setStatusTip(tip)
-        if name in TOOLBAR_TEXT:
-            action.setIconText(TOOLBAR_TEXT[name])
         actions[name] = action
     # Delete removes files only while the list has the focus, so it never
     # takes the key from a text field.

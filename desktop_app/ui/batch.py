@@ -82,24 +82,32 @@ class Batch(QObject):
         """Return the keys of the rows that belong to this batch."""
         return set(self._keys)
 
-    def start(self) -> None:
-        """Queue every ready row and start as many as the limit allows."""
+    def start(self, only: set[int] | None = None) -> None:
+        """Queue the ready rows, or those of them in `only`, and start some.
+
+        As many start as the parallel limit allows; the rest wait in order.
+        """
         if self._state is BatchState.IDLE:
             self._keys = set()
             self._started_at = self._clock()
             logger.info("Batch started with %d parallel jobs", self.parallel_jobs)
         self._state = BatchState.RUNNING
-        self.add_ready_rows()
+        self.add_ready_rows(only)
         self.pump()
 
-    def add_ready_rows(self) -> None:
+    def add_ready_rows(self, only: set[int] | None = None) -> None:
         """Make ready rows part of the batch, such as files added meanwhile."""
         if self._state is BatchState.IDLE:
             return
-        for row in self._model.rows():
-            if row.phase is Phase.READY and row.key not in self._keys:
-                self._keys.add(row.key)
-                self._model.update_row(row.key, queued=True)
+        added = {
+            row.key
+            for row in self._model.rows()
+            if row.phase is Phase.READY
+            and row.key not in self._keys
+            and (only is None or row.key in only)
+        }
+        self._keys |= added
+        self._model.set_queued(added, True)
 
     def finish_current(self) -> None:
         """Start no more rows; the batch ends when the running ones end."""
@@ -142,9 +150,9 @@ class Batch(QObject):
 
     def _unqueue(self) -> None:
         """Mark the rows that never started as ready again, not queued."""
-        for row in self._model.rows():
-            if row.queued:
-                self._model.update_row(row.key, queued=False)
+        self._model.set_queued(
+            {row.key for row in self._model.rows() if row.queued}, False
+        )
 
     def progress(self, auto_save: bool) -> BatchProgress:
         """Return the overall progress of the batch's rows."""

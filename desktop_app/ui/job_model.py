@@ -55,6 +55,8 @@ class Phase(enum.Enum):
     ON_SERVER = "on_server"
     UPLOAD_FAILED = "upload_failed"
     SKIPPED = "skipped"
+    # Restored from the saved list after it had ended; no job to follow.
+    FINISHED = "finished"
 
 
 @dataclass
@@ -77,6 +79,11 @@ class JobRow:
     cancel_requested: bool = False
     # True while the row waits in a running batch.
     queued: bool = False
+    # The source's tags, read before the upload so that a moved or deleted
+    # source still names its output.
+    tags: dict[str, str] | None = None
+    # The folder the name is shown relative to, such as the output folder.
+    display_root: Path | None = None
     # The job of a row restored from the saved file list, until the server
     # reports on it.
     restored_job_id: str | None = None
@@ -93,6 +100,7 @@ class JobRow:
             and self.state is not None
             and self.state.is_downloadable
             and not self.saving
+            and self.saved_path is None
         )
 
     @property
@@ -100,6 +108,8 @@ class JobRow:
         """True after a failed upload, a failed or interrupted job, or a cancel."""
         if self.phase in (Phase.UPLOAD_FAILED, Phase.SKIPPED):
             return True
+        if self.phase is Phase.FINISHED:
+            return self.saved_path is None
         if self.error and not self.saving:
             return True
         return self.state is not None and self.state.stage in ("failed", "cancelled")
@@ -126,14 +136,24 @@ class JobRow:
     @property
     def is_finished(self) -> bool:
         """True once the conversion ended, however it ended."""
-        if self.phase in (Phase.UPLOAD_FAILED, Phase.SKIPPED):
+        if self.phase in (Phase.UPLOAD_FAILED, Phase.SKIPPED, Phase.FINISHED):
             return True
         return self.state is not None and self.state.is_terminal
 
     @property
     def is_done(self) -> bool:
         """True once the file converted, whether saved yet or not."""
-        return self.state is not None and self.state.stage == "completed"
+        if self.phase is Phase.FINISHED:
+            return self.saved_path is not None
+        return (
+            self.phase is Phase.ON_SERVER
+            and self.state is not None
+            and self.state.stage == "completed"
+        )
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.state is not None and self.state.stage == "cancelled"
 
     @property
     def metadata(self) -> MetadataReport | None:
@@ -146,7 +166,12 @@ class JobRow:
         return self.phase is Phase.UPLOADING or self.can_cancel or self.saving
 
     @property
-    def progress_percent(self) -> float:
+    def progress_percent(self) -> float | None:
+        """Return the percentage for the progress bar; None shows no bar."""
+        if self.saved_path is not None or self.is_done:
+            return 100.0
+        if self.has_failed or self.is_cancelled or self.phase is Phase.SKIPPED:
+            return None
         if self.phase is Phase.UPLOADING:
             return self.upload_percent
         if self.state is not None:
@@ -166,7 +191,7 @@ class JobRow:
         if self.saving:
             return f"Saving {self.save_percent:.0f} %"
         if self.saved_path is not None:
-            return f"Saved as {self.saved_path.name}"
+            return f"Saved as {self.saved_name}"
         if self.state is None:
             return "Asking the converter about this file..."
         text = describe_state(self.state)
@@ -176,6 +201,17 @@ class JobRow:
             noun = "setting" if adjusted == 1 else "settings"
             text += f" \u00b7 {adjusted} {noun} adjusted"
         return text
+
+    @property
+    def saved_name(self) -> str:
+        """Return the saved file's path below the output folder, or its name."""
+        assert self.saved_path is not None
+        if self.display_root is not None:
+            try:
+                return str(self.saved_path.relative_to(self.display_root))
+            except ValueError:
+                pass
+        return self.saved_path.name
 
     @property
     def tooltip(self) -> str:
@@ -225,13 +261,17 @@ class JobTableModel(QAbstractTableModel):
 
     Signals:
         row_changed(int): the row with this key changed in any column.
+        rows_changed(): many rows changed at once, such as a whole batch.
     """
 
     row_changed = Signal(int)
+    rows_changed = Signal()
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._rows: list[JobRow] = []
+        # Row key to position in _rows, rebuilt when rows come or go.
+        self._positions: dict[int, int] = {}
 
     # -- Qt model interface ------------------------------------------------
 
@@ -308,6 +348,7 @@ class JobTableModel(QAbstractTableModel):
         first = len(self._rows)
         self.beginInsertRows(QModelIndex(), first, first + len(new_rows) - 1)
         self._rows.extend(new_rows)
+        self._index_rows()
         self.endInsertRows()
         return new_rows
 
@@ -329,6 +370,7 @@ class JobTableModel(QAbstractTableModel):
         first = len(self._rows)
         self.beginInsertRows(QModelIndex(), first, first)
         self._rows.append(row)
+        self._index_rows()
         self.endInsertRows()
         return row
 
@@ -339,20 +381,37 @@ class JobTableModel(QAbstractTableModel):
             if self._rows[position].key in keys:
                 self.beginRemoveRows(QModelIndex(), position, position)
                 removed.append(self._rows.pop(position))
+                self._index_rows()
                 self.endRemoveRows()
         return removed
+
+    def set_queued(self, keys: set[int], queued: bool) -> None:
+        """Mark many rows as waiting in a batch, or not, with one repaint."""
+        if not keys:
+            return
+        for row in self._rows:
+            if row.key in keys:
+                row.queued = queued
+        self.dataChanged.emit(
+            self.index(0, 0), self.index(len(self._rows) - 1, len(Column) - 1)
+        )
+        self.rows_changed.emit()
 
     def rows(self) -> list[JobRow]:
         return list(self._rows)
 
     def row_by_key(self, key: int) -> JobRow | None:
-        return next((row for row in self._rows if row.key == key), None)
+        position = self._positions.get(key)
+        return self._rows[position] if position is not None else None
 
     def row_by_job_id(self, job_id: str) -> JobRow | None:
         return next((row for row in self._rows if row.job_id == job_id), None)
 
     def position(self, key: int) -> int:
-        return next(i for i, row in enumerate(self._rows) if row.key == key)
+        return self._positions[key]
+
+    def _index_rows(self) -> None:
+        self._positions = {row.key: position for position, row in enumerate(self._rows)}
 
     def update_row(self, key: int, **changes: Any) -> JobRow | None:
         """Apply attribute changes to a row and repaint it."""
@@ -374,7 +433,8 @@ class JobTableModel(QAbstractTableModel):
         if column is Column.TARGET:
             return row.target_label
         if column is Column.PROGRESS:
-            return f"{row.progress_percent:.0f} %"
+            percent = row.progress_percent
+            return f"{percent:.0f} %" if percent is not None else ""
         if column is Column.STATUS:
             return row.status_text
         if column is Column.TAGS:

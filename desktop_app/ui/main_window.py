@@ -6,6 +6,7 @@ import dataclasses
 import functools
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ from desktop_app.client.api import ApiClient
 from desktop_app.client.downloader import (
     Downloader,
 )
+from desktop_app.client.errors import ApiError
 from desktop_app.client.models import ConversionOptions, FormatInfo, JobInfo
 from desktop_app.client.output_rules import (
     OutputRules,
@@ -71,11 +73,12 @@ from desktop_app.ui.job_model import Column, JobRow, JobTableModel, Phase
 from desktop_app.ui.preferences import load_backend_choice, load_window_preferences
 from desktop_app.ui.preset_bar import PresetBar
 from desktop_app.ui.queue_store import PendingSaves, QueueStore
-from desktop_app.ui.saver import OutputSaver, uses_tags
+from desktop_app.ui.saver import OutputSaver, is_same_file
 from desktop_app.ui.settings_dialog import SettingsDialog
 from desktop_app.ui.theme import apply_theme
 from desktop_app.ui.workers import TaskRunner
 from desktop_app.user_settings import (
+    default_preset_name,
     load_output_rules,
     parallel_jobs,
     save_output_rules,
@@ -93,11 +96,13 @@ AUDIO_FILTER = (
 STATUS_MESSAGE_MS = 8_000
 
 
-class _Skipped:
-    """Result of an upload task that found the output up to date."""
+@dataclass(frozen=True)
+class _Plan:
+    """Where a row's output goes, found before its upload."""
 
-    def __init__(self, target: Path) -> None:
-        self.target = target
+    tags: dict[str, str]
+    target: Path
+    up_to_date: bool
 
 
 class MainWindow(QMainWindow):
@@ -168,6 +173,12 @@ class MainWindow(QMainWindow):
         self._queue_timer.setSingleShot(True)
         self._queue_timer.setInterval(QUEUE_SAVE_DELAY_MS)
         self._queue_timer.timeout.connect(self.save_queue)
+        # Row changes come in bursts (a folder of skipped files, a poll of
+        # many jobs); these timers run the whole-list work once per burst.
+        self._controls_timer = _single_shot_timer(self, "controls_timer")
+        self._controls_timer.timeout.connect(self._update_controls)
+        self._pump_timer = _single_shot_timer(self, "pump_timer")
+        self._pump_timer.timeout.connect(self._batch.pump)
 
         self._build_actions()
         self._build_widgets()
@@ -327,12 +338,19 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def retry_failed(self) -> None:
-        """Queue every failed, cancelled or skipped file again and convert."""
-        keys = [row.key for row in self._model.rows() if row.can_retry]
+        """Convert every failed, cancelled or skipped file again, with its options.
+
+        Files that are only waiting to start are left as they are.
+        """
+        keys = {row.key for row in self._model.rows() if row.can_retry}
+        if not keys or self._api is None:
+            return
         for key in keys:
             self._reset_row(key)
-        if keys:
-            self.start_conversion()
+        if not self._batch.is_running:
+            self._saver.start_batch()
+        self._batch.start(only=keys)
+        self._update_controls()
 
     @Slot()
     def remove_selected(self) -> None:
@@ -346,13 +364,12 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def clear_finished(self) -> None:
-        """Take every finished file off the list."""
+        """Take the converted and saved files off the list; failures stay."""
         keys = {
             row.key
             for row in self._model.rows()
-            if row.is_finished and row.can_remove
-            and (row.saved_path is not None or not row.can_save)
-        }  # fmt: skip
+            if row.can_remove and row.saved_path is not None and not row.has_failed
+        }
         self._remove_rows(keys)
 
     @Slot()
@@ -384,6 +401,7 @@ class MainWindow(QMainWindow):
         self.set_output_rules(load_output_rules(self._settings))
         self._batch.parallel_jobs = parallel_jobs(self._settings)
         self._preset_bar.reload()
+        self._preset_bar.select_preset(default_preset_name(self._settings))
         backend = load_backend_choice(self._settings)
         if backend != self._backend_choice:
             self._backend_choice = backend
@@ -578,11 +596,12 @@ class MainWindow(QMainWindow):
             self._actions[name].triggered.connect(handler)
         self._output_button.clicked.connect(self._on_output_button_clicked)
         self._output_edit.editingFinished.connect(self._on_output_edit_editing_finished)
-        self._preset_bar.options_changed.connect(self._update_controls)
+        self._preset_bar.options_changed.connect(self._on_preset_bar_options_changed)
         self._preset_bar.message_requested.connect(self._show_message)
         self._model.rowsInserted.connect(self._on_model_rows_inserted)
         self._model.rowsRemoved.connect(self._on_model_rows_removed)
         self._model.row_changed.connect(self._on_model_row_changed)
+        self._model.rows_changed.connect(self._controls_timer.start)
         self._batch.start_requested.connect(self._on_batch_start_requested)
         self._batch.finished.connect(self._on_batch_finished)
         self._table_view.selectionModel().selectionChanged.connect(
@@ -691,9 +710,9 @@ class MainWindow(QMainWindow):
         ):
             self.save_row(key)
         if row.is_finished:
-            self._batch.pump()
+            self._pump_timer.start()
         self._schedule_queue_save()
-        self._update_controls()
+        self._controls_timer.start()
 
     @Slot(int)
     def _on_batch_start_requested(self, key: int) -> None:
@@ -715,22 +734,19 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_batch_finished(self) -> None:
-        progress = self._batch.progress(self._preferences.auto_save)
         self._update_controls()
         self.batch_finished.emit()
-        if progress.total == 0:
+        keys = self._batch.keys()
+        rows = [row for row in self._model.rows() if row.key in keys]
+        if not rows:
             return
-        failed = [row for row in self._model.rows() if row.has_failed]
-        summary = batch_summary(progress.total, progress.done, len(failed))
-        if progress.skipped:
-            summary += f" {plural(progress.skipped, 'file')} skipped."
+        summary = batch_summary(rows)
         self._show_message(summary)
         if self._preferences.notify:
             self._interaction.notify("Audio Converter", summary)
+        failed = [row for row in rows if row.has_failed]
         if failed:
-            details = "\n".join(
-                f"{row.source.name}: {row.status_text}" for row in failed
-            )
+            details = "\n".join(_failure_line(row) for row in failed)
             self._interaction.show_summary("Some files failed", summary, details)
 
     @Slot()
@@ -752,12 +768,25 @@ class MainWindow(QMainWindow):
 
     def _add_sources(self, sources: list[SourceFile]) -> None:
         rows = self._model.add_sources(sources)
-        if rows and self._batch.is_running:
-            options = self.current_options()
-            if options is not None:
-                label = self._target_label(options)
-                for row in rows:
-                    self._model.update_row(row.key, options=options, target_label=label)
+        options = self.current_options()
+        if rows and options is not None:
+            label = self._target_label(options)
+            for row in rows:
+                # Files added to a running batch convert with the preset now
+                # chosen; the others take the preset chosen at Convert.
+                fixed = options if self._batch.is_running else None
+                self._model.update_row(row.key, options=fixed, target_label=label)
+        self._update_controls()
+
+    @Slot()
+    def _on_preset_bar_options_changed(self) -> None:
+        """Show the newly chosen preset in the Target column of waiting files."""
+        options = self.current_options()
+        if options is not None:
+            label = self._target_label(options)
+            for row in self._model.rows():
+                if row.phase is Phase.READY and not row.queued:
+                    self._model.update_row(row.key, target_label=label)
         self._update_controls()
 
     def _on_folders_expanded(self, result: tuple[list[SourceFile], list[str]]) -> None:
@@ -769,44 +798,72 @@ class MainWindow(QMainWindow):
             self._show_message("The folder holds no audio files.")
 
     def _upload(self, key: int, source: SourceFile, options: ConversionOptions) -> None:
-        assert self._api is not None
-        api = self._api
+        """Plan the row's output, skip it if that is up to date, else upload."""
         rules = self._rules
         fmt = self._format(options.format)
         extension = fmt.extension if fmt is not None else options.format
 
-        def work(report: Callable[[int, int], None]) -> JobInfo | _Skipped:
-            if rules.skip_up_to_date:
-                tags = read_tags(source.path) if uses_tags(rules) else {}
-                target = output_path(source, rules, extension, options.format, tags)
-                if is_up_to_date(source.path, target):
-                    return _Skipped(target)
-            return api.create_job(source.path, options, on_upload=report)
+        def plan(_report: Callable[[int, int], None]) -> _Plan:
+            tags = read_tags(source.path)
+            target = output_path(source, rules, extension, options.format, tags)
+            up_to_date = rules.skip_up_to_date and is_up_to_date(source.path, target)
+            return _Plan(tags, target, up_to_date)
 
         self._runner.start(
-            work,
-            on_success=lambda result: self._on_uploaded(key, result),
-            on_failure=lambda error: self._model.update_row(
+            plan,
+            on_success=lambda planned: self._on_upload_planned(key, options, planned),
+            on_failure=lambda error: self._on_upload_failed(key, error),
+        )
+
+    def _on_upload_planned(
+        self, key: int, options: ConversionOptions, planned: _Plan
+    ) -> None:
+        row = self._model.row_by_key(key)
+        if row is None or self._api is None:
+            return
+        self._model.update_row(key, tags=planned.tags)
+        if row.cancel_requested:
+            self._model.update_row(
+                key, phase=Phase.SKIPPED, skip_reason="cancelled before it started"
+            )
+            return
+        if is_same_file(row.source, planned.target):
+            self._model.update_row(
                 key,
-                phase=Phase.UPLOAD_FAILED,
-                error=describe_error("Sending the file to the converter", error),
-            ),
+                phase=Phase.SKIPPED,
+                skip_reason="its output would replace the source file",
+            )
+            return
+        owned = self._saver.claim(planned.target, key)
+        if planned.up_to_date and owned:
+            self._model.update_row(
+                key,
+                phase=Phase.SKIPPED,
+                skip_reason=f"{planned.target.name} is up to date",
+                saved_path=planned.target,
+                display_root=self._rules.folder,
+            )
+            return
+        api, path = self._api, row.source
+        self._runner.start(
+            lambda report: api.create_job(path, options, on_upload=report),
+            on_success=lambda job: self._on_uploaded(key, job),
+            on_failure=lambda error: self._on_upload_failed(key, error),
             on_progress=lambda done, total: self._model.update_row(
                 key, upload_percent=100.0 * done / total if total else 100.0
             ),
         )
 
-    def _on_uploaded(self, key: int, result: JobInfo | _Skipped) -> None:
-        if isinstance(result, _Skipped):
-            self._model.update_row(
-                key,
-                phase=Phase.SKIPPED,
-                skip_reason=f"{result.target.name} is up to date",
-                saved_path=result.target,
-            )
-            return
+    def _on_upload_failed(self, key: int, error: Exception) -> None:
+        self._model.update_row(
+            key,
+            phase=Phase.UPLOAD_FAILED,
+            error=describe_error("Sending the file to the converter", error),
+        )
+
+    def _on_uploaded(self, key: int, job: JobInfo) -> None:
         assert self._poller is not None
-        state = self._poller.track(result)
+        state = self._poller.track(job)
         row = self._model.update_row(key, phase=Phase.ON_SERVER, state=state)
         self._ensure_polling()
         if row is not None and row.cancel_requested:
@@ -833,7 +890,7 @@ class MainWindow(QMainWindow):
         self._formats = formats
         self._backend_description = description
         self._preset_bar.set_formats(formats)
-        self._backend_label.setText(f"Ready: {description}")
+        self._backend_label.setText(f"Using the {description}")
         self._update_controls()
         self._reconnect_restored_rows()
         if self._api is not None:
@@ -851,11 +908,15 @@ class MainWindow(QMainWindow):
 
     def _reconnect_row(self, api: ApiClient, key: int, job_id: str) -> None:
         def on_failure(error: Exception) -> None:
+            if isinstance(error, ApiError) and error.status_code == 404:
+                message = (
+                    "The converter no longer has this file's job "
+                    "(it was converted elsewhere or cleared); convert it again."
+                )
+            else:
+                message = describe_error("Reconnecting to the converter", error)
             self._model.update_row(
-                key,
-                phase=Phase.UPLOAD_FAILED,
-                restored_job_id=None,
-                error=describe_error("Reconnecting to the converter", error),
+                key, phase=Phase.UPLOAD_FAILED, restored_job_id=None, error=message
             )
 
         self._runner.start(
@@ -868,6 +929,12 @@ class MainWindow(QMainWindow):
         assert self._poller is not None
         if job.status == "completed":
             state = JobState(job.id, job.filename, 100.0, "completed", job=job)
+        elif job.status == "failed" and job.error_code == "interrupted":
+            # Quitting the app stopped its converter; the file waits again.
+            self._model.update_row(
+                key, phase=Phase.READY, restored_job_id=None, state=None
+            )
+            return
         elif job.status in ("failed", "cancelled"):
             state = JobState(
                 job.id, job.filename, 0.0, job.status, job=job,
@@ -1027,12 +1094,37 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
 
 
-def batch_summary(total: int, done: int, failed: int) -> str:
-    """Return the sentence shown when a batch ends."""
-    text = f"Converted {done} of {plural(total, 'file')}."
-    if failed:
-        text += f" {plural(failed, 'file')} failed."
+def batch_summary(rows: list[JobRow]) -> str:
+    """Return the sentence shown when a batch of these rows ends."""
+    converted = sum(1 for row in rows if row.is_done and row.phase is not Phase.SKIPPED)
+    text = f"Converted {converted} of {plural(len(rows), 'file')}."
+    counts = [
+        (sum(1 for row in rows if row.has_failed), "failed"),
+        (sum(1 for row in rows if row.is_cancelled), "cancelled"),
+        (sum(1 for row in rows if row.phase is Phase.SKIPPED), "skipped"),
+        (sum(1 for row in rows if row.phase is Phase.READY), "not started"),
+    ]
+    details = [f"{count} {label}" for count, label in counts if count]
+    if details:
+        text += " " + ", ".join(details).capitalize() + "."
     return text
+
+
+def _failure_line(row: JobRow) -> str:
+    """Return `name: reason`, without repeating a name the reason starts with."""
+    reason = row.status_text
+    if reason.startswith(row.source.name):
+        return reason
+    return f"{row.source.name}: {reason}"
+
+
+def _single_shot_timer(parent: QWidget, name: str) -> QTimer:
+    """Return a zero-interval single-shot timer: it fires once per event loop pass."""
+    timer = QTimer(parent)
+    timer.setObjectName(name)
+    timer.setSingleShot(True)
+    timer.setInterval(0)
+    return timer
 
 
 def _fetch_job(api: ApiClient, job_id: str, _report: object) -> JobInfo:

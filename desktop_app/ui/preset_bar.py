@@ -24,6 +24,7 @@ from desktop_app.client.presets import BUILTIN_PRESETS, PresetLibrary
 from desktop_app.formatting import describe_options
 from desktop_app.ui.options_dialog import OptionsDialog
 from desktop_app.user_settings import (
+    DEFAULT_PRESET_KEY,
     default_preset_name,
     load_custom_options,
     load_presets,
@@ -204,6 +205,13 @@ class PresetBar(QWidget):
     # -- Helpers ---------------------------------------------------------------
 
     def _saved_choice(self) -> str | None:
+        """Return the preset to start with: the default one, once it was set.
+
+        Until a default is chosen in the settings, the window starts with the
+        preset, or the custom settings, that were selected when it closed.
+        """
+        if self._settings.contains(DEFAULT_PRESET_KEY):
+            return default_preset_name(self._settings)
         value = self._settings.value("conversion/preset", None)
         if value == "":
             return None

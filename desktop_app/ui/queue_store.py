@@ -37,57 +37,89 @@ class QueueStore:
         self._settings.sync()
 
     def load(self) -> list[JobRow]:
-        """Return the saved rows; a damaged entry is logged and left out."""
+        """Return the saved rows; a damaged entry is logged and left out.
+
+        Reading never raises: a file edited by hand or written by another
+        version loses only the entries that cannot be read.
+        """
         raw = self._settings.value(QUEUE_KEY, "", type=str)
         if not raw:
             return []
         try:
             document = json.loads(str(raw))
-            entries = document["rows"]
-        except (ValueError, KeyError, TypeError):
+            entries = document["rows"] if isinstance(document, dict) else None
+        except (ValueError, KeyError, RecursionError):
+            entries = None
+        if not isinstance(entries, list):
             logger.warning("The saved file list is damaged; starting with none")
             return []
         rows = []
         for position, entry in enumerate(entries):
             try:
                 rows.append(_row(entry))
-            except (ClientError, KeyError, TypeError, ValueError) as error:
+            except (
+                ClientError,
+                KeyError,
+                TypeError,
+                ValueError,
+                AttributeError,
+            ) as error:
                 logger.warning("Skipping saved file list entry %d: %s", position, error)
         return rows
 
 
 def _entry(row: JobRow) -> dict[str, Any]:
-    phase = Phase.READY if row.phase is Phase.UPLOADING else row.phase
+    phase = row.phase
+    job_id = row.job_id
+    error = row.error
+    if phase is Phase.UPLOADING:
+        phase, job_id = Phase.READY, None
+    elif row.saved_path is not None or (row.is_finished and not row.can_save):
+        # Nothing is left to follow on the server for this row.
+        phase, job_id = Phase.FINISHED, None
+        if row.has_failed or row.is_cancelled:
+            error = row.status_text
+    elif phase is not Phase.ON_SERVER:
+        job_id = None
     return {
         "source": str(row.source),
         "root": str(row.root) if row.root is not None else None,
         "phase": phase.value,
-        "job_id": row.job_id if phase is Phase.ON_SERVER else None,
+        "job_id": job_id,
         "options": options_to_dict(row.options) if row.options else None,
         "target_label": row.target_label,
         "saved_path": str(row.saved_path) if row.saved_path else None,
-        "error": row.error,
+        "error": error,
         "skip_reason": row.skip_reason,
+        "tags": row.tags,
     }
 
 
 def _row(entry: dict[str, Any]) -> JobRow:
+    if not isinstance(entry, dict):
+        raise TypeError(f"expected an object, found {type(entry).__name__}")
     options = entry.get("options")
+    if options is not None and not isinstance(options, dict):
+        raise TypeError("the options are not an object")
     phase = Phase(entry["phase"])
     job_id = entry.get("job_id")
-    if phase is Phase.ON_SERVER and not job_id:
-        phase = Phase.READY
+    if phase is Phase.ON_SERVER and not isinstance(job_id, str):
+        phase, job_id = Phase.READY, None
+    tags = entry.get("tags")
     row = JobRow(
-        source=Path(entry["source"]),
-        root=Path(entry["root"]) if entry.get("root") else None,
+        source=Path(str(entry["source"])),
+        root=Path(str(entry["root"])) if entry.get("root") else None,
         phase=phase,
         target_label=str(entry.get("target_label") or ""),
         options=options_from_dict(options, "A saved file") if options else None,
-        saved_path=Path(entry["saved_path"]) if entry.get("saved_path") else None,
-        error=entry.get("error"),
-        skip_reason=entry.get("skip_reason"),
+        saved_path=Path(str(entry["saved_path"])) if entry.get("saved_path") else None,
+        error=str(entry["error"]) if entry.get("error") else None,
+        skip_reason=str(entry["skip_reason"]) if entry.get("skip_reason") else None,
+        tags={str(k): str(v) for k, v in tags.items()}
+        if isinstance(tags, dict)
+        else None,
     )
-    row.restored_job_id = job_id
+    row.restored_job_id = job_id if phase is Phase.ON_SERVER else None
     return row
 
 

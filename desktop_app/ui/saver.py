@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,13 +63,25 @@ class OutputSaver(QObject):
         self._resumed = False
         # The "file exists" choice that the user applied to the whole batch.
         self._batch_overwrite: OverwritePolicy | None = None
+        # Output paths of this batch and the row that took each, so that two
+        # sources with the same name never write, or skip, the same file.
+        self._claims: dict[Path, int] = {}
+        # Saves waiting for an answer to "file exists"; one dialog at a time.
+        self._questions: list[tuple[int, Path]] = []
+        self._asking = False
 
     def set_downloader(self, downloader: Downloader) -> None:
         self._downloader = downloader
 
     def start_batch(self) -> None:
-        """Forget a "do the same for the other files" choice of an earlier batch."""
+        """Forget the choices and output paths of an earlier batch."""
         self._batch_overwrite = None
+        self._claims = {}
+
+    def claim(self, target: Path, key: int) -> bool:
+        """Reserve `target` for the row `key`; False if another row has it."""
+        owner = self._claims.setdefault(target, key)
+        return owner == key
 
     def save(self, key: int, rules: OutputRules) -> None:
         """Save the row's output under `rules`, if it can be saved now.
@@ -81,10 +94,13 @@ class OutputSaver(QObject):
             return
         assert row.state is not None and row.state.job is not None
         job = row.state.job
-        self._model.update_row(key, saving=True, save_percent=0.0, error=None)
+        self._model.update_row(
+            key, saving=True, save_percent=0.0, error=None, display_root=rules.folder
+        )
         source = SourceFile(row.source, row.root)
+        tags = row.tags
         self._runner.start(
-            lambda _report: plan_output(source, rules, job),
+            lambda _report: plan_output(source, rules, job, tags),
             on_success=lambda target: self._on_output_planned(key, target, rules),
             on_failure=lambda error: self._on_failed(key, job.id, error),
         )
@@ -93,34 +109,63 @@ class OutputSaver(QObject):
         row = self._model.row_by_key(key)
         if row is None or row.state is None or row.state.job is None:
             return
-        policy = self._overwrite_policy(rules, target)
-        if policy is None:
-            self._skip_existing(key, target)
+        if is_same_file(row.source, target):
+            self._skip(key, "its output would replace the source file")
             return
-        self._download(key, row.state.job, row.source, target, policy)
+        if not self.claim(target, key):
+            # Another file of this batch took the name: never replace its output.
+            self._download(
+                key, row.state.job, row.source, target, OverwritePolicy.NUMBER
+            )
+            return
+        needs_answer = (
+            rules.overwrite is OverwritePolicy.ASK
+            and self._batch_overwrite is None
+            and target.exists()
+        )
+        if needs_answer:
+            self._questions.append((key, target))
+            self._ask_next()
+            return
+        self._apply_policy(key, target, self._policy(rules))
 
-    def _overwrite_policy(
-        self, rules: OutputRules, target: Path
-    ) -> OverwritePolicy | None:
-        """Return how to treat an existing target; None when the user skipped."""
-        policy: OverwritePolicy
+    def _policy(self, rules: OutputRules) -> OverwritePolicy:
         if rules.overwrite is not OverwritePolicy.ASK:
-            policy = rules.overwrite
-        elif self._batch_overwrite is not None:
-            policy = self._batch_overwrite
-        elif target.exists():
+            return rules.overwrite
+        # Without an answer for the batch there was nothing to ask about; a
+        # file that appears meanwhile is kept.
+        return self._batch_overwrite or OverwritePolicy.NUMBER
+
+    def _ask_next(self) -> None:
+        """Ask about the next existing file, unless a dialog is open already."""
+        if self._asking or not self._questions:
+            return
+        key, target = self._questions.pop(0)
+        if self._batch_overwrite is not None:
+            self._apply_policy(key, target, self._batch_overwrite)
+            self._ask_next()
+            return
+        self._asking = True
+        try:
             answer = self._interaction.ask_overwrite(target)
-            if answer is None:
-                return None
+        finally:
+            self._asking = False
+        if answer is None:
+            self._skip(key, f"{target.name} already exists")
+        else:
             if answer.apply_to_all:
                 self._batch_overwrite = answer.policy
-            policy = answer.policy
-        else:
-            # Nothing to ask about; a file that appears meanwhile is kept.
-            policy = OverwritePolicy.NUMBER
+            self._apply_policy(key, target, answer.policy)
+        self._ask_next()
+
+    def _apply_policy(self, key: int, target: Path, policy: OverwritePolicy) -> None:
+        row = self._model.row_by_key(key)
+        if row is None or row.state is None or row.state.job is None:
+            return
         if policy is OverwritePolicy.SKIP and target.exists():
-            return None
-        return policy
+            self._skip(key, f"{target.name} already exists")
+            return
+        self._download(key, row.state.job, row.source, target, policy)
 
     def _download(
         self,
@@ -154,7 +199,7 @@ class OutputSaver(QObject):
         def on_saved(path: Path | None) -> None:
             self._pending.remove(job.id)
             if path is None:
-                self._skip_existing(key, target)
+                self._skip(key, f"{target.name} already exists")
                 return
             self._model.update_row(key, saving=False, saved_path=path)
 
@@ -167,12 +212,9 @@ class OutputSaver(QObject):
             ),
         )
 
-    def _skip_existing(self, key: int, target: Path) -> None:
+    def _skip(self, key: int, reason: str) -> None:
         self._model.update_row(
-            key,
-            saving=False,
-            phase=Phase.SKIPPED,
-            skip_reason=f"{target.name} already exists",
+            key, saving=False, phase=Phase.SKIPPED, skip_reason=reason
         )
 
     def _on_failed(self, key: int, job_id: str, error: Exception) -> None:
@@ -217,11 +259,25 @@ class OutputSaver(QObject):
             )
 
 
-def plan_output(source: SourceFile, rules: OutputRules, job: JobInfo) -> Path:
+def plan_output(
+    source: SourceFile,
+    rules: OutputRules,
+    job: JobInfo,
+    tags: dict[str, str] | None = None,
+) -> Path:
     """Return the output path of a job's file; reads tags when the rules need them."""
     extension = Path(job.output.filename).suffix if job.output else job.options.format
-    tags = read_tags(source.path) if uses_tags(rules) else {}
+    if tags is None:
+        tags = read_tags(source.path) if uses_tags(rules) else {}
     return output_path(source, rules, extension, job.options.format, tags)
+
+
+def is_same_file(source: Path, target: Path) -> bool:
+    """True if writing `target` would replace `source`."""
+    try:
+        return os.path.samefile(source, target)
+    except OSError:
+        return os.path.abspath(source) == os.path.abspath(target)
 
 
 def uses_tags(rules: OutputRules) -> bool:

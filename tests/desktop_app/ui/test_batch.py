@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtCore import QEventLoop, QMimeData, QPointF, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
 from pytestqt.qtbot import QtBot
 
@@ -174,9 +174,9 @@ def test_retry_failed_converts_again(
     assert fine.saved_path is not None
     title, text, details = interaction.calls.summaries[0]
     assert title == "Some files failed"
-    assert text == "Converted 1 of 2 files. 1 file failed."
-    assert details.startswith("broken.wav: ")
-    assert len(details) > len("broken.wav: ") + 10
+    assert text == "Converted 1 of 2 files. 1 failed."
+    assert details.startswith("broken.wav ")
+    assert "broken.wav" not in details[len("broken.wav") :]
 
     tone("broken.wav").replace(broken)
     with qtbot.waitSignal(window.batch_finished, timeout=WAIT_MS):
@@ -321,7 +321,10 @@ def test_source_is_never_overwritten(
 
     row = window.model.rows()[0]
     assert source.read_bytes() == original
-    assert row.saved_path == source.with_name("same (1).wav")
+    assert row.phase is Phase.SKIPPED
+    assert row.state is None
+    assert row.status_text == ("Skipped: its output would replace the source file")
+    assert sorted(path.name for path in source.parent.iterdir()) == ["same.wav"]
 
 
 def test_up_to_date_output_is_not_converted(
@@ -374,3 +377,155 @@ def test_saved_output_decodes(
     duration = decoded_duration(saved)
     assert duration is not None
     assert abs(duration - 2.0) < 0.1
+
+
+def test_same_names_never_overwrite_each_other(
+    qtbot: QtBot, settings: QSettings, live_server: LiveServer,
+    tone: ToneFactory, tmp_path: Path,
+) -> None:  # fmt: skip
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    tone("s.wav", seconds=2.0).replace(first / "s.wav")
+    tone("s.wav", seconds=0.5).replace(second / "s.wav")
+    out = tmp_path / "out"
+    window, _ = _open(qtbot, settings, live_server, out)
+    window.set_output_rules(
+        OutputRules(folder=out, overwrite=OverwritePolicy.OVERWRITE)
+    )
+    window.add_files([first / "s.wav", second / "s.wav"])
+    _run_batch(qtbot, window)
+
+    saved = sorted(row.saved_path for row in window.model.rows() if row.saved_path)
+    assert saved == [out / "s (1).mp3", out / "s.mp3"]
+    durations = sorted(decoded_duration(path) or 0.0 for path in saved)
+    assert abs(durations[0] - 0.5) < 0.1
+    assert abs(durations[1] - 2.0) < 0.1
+
+
+def test_summary_counts_only_this_batch(
+    qtbot: QtBot, settings: QSettings, live_server: LiveServer,
+    tone: ToneFactory, tmp_path: Path,
+) -> None:  # fmt: skip
+    window, interaction = _open(qtbot, settings, live_server, tmp_path / "out")
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"")
+    window.add_files([broken])
+    _run_batch(qtbot, window)
+    window.add_files([tone("later.wav")])
+    _run_batch(qtbot, window)
+
+    assert interaction.calls.notifications[-1] == (
+        "Audio Converter",
+        "Converted 1 of 1 file.",
+    )
+    assert len(interaction.calls.summaries) == 1
+
+
+def test_retry_failed_leaves_waiting_files(
+    qtbot: QtBot, settings: QSettings, live_server: LiveServer,
+    tone: ToneFactory, tmp_path: Path,
+) -> None:  # fmt: skip
+    window, _ = _open(qtbot, settings, live_server, tmp_path / "out")
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"")
+    window.add_files([broken])
+    _run_batch(qtbot, window)
+    window.add_files([tone("waiting.wav")])
+    tone("broken.wav").replace(broken)
+    with qtbot.waitSignal(window.batch_finished, timeout=WAIT_MS):
+        window.retry_failed()
+
+    retried, waiting = window.model.rows()
+    assert retried.saved_path is not None
+    assert waiting.phase is Phase.READY
+    window.clear_finished()
+    assert window.model.rows() == [waiting]
+
+
+def test_clear_finished_keeps_failures(
+    qtbot: QtBot, settings: QSettings, live_server: LiveServer,
+    tone: ToneFactory, tmp_path: Path,
+) -> None:  # fmt: skip
+    window, _ = _open(qtbot, settings, live_server, tmp_path / "out")
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"")
+    window.add_files([broken, tone("fine.wav")])
+    _run_batch(qtbot, window)
+    window.clear_finished()
+    assert [row.source.name for row in window.model.rows()] == ["broken.wav"]
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    ['{"rows": 5}', '{"rows": "abc"}', '{"rows": [[1, 2]]}', "[" * 50_000,
+     '{"rows": [{"source": "/a.wav", "phase": "ready", "options": "x"}]}',
+     '{"rows": [{"source": "/a.wav", "phase": "no such phase"}]}'],
+)  # fmt: skip
+def test_damaged_saved_list_is_ignored(
+    qtbot: QtBot, settings: QSettings, damaged: str
+) -> None:
+    settings.setValue("queue/rows", damaged)
+    window = MainWindow(settings, interaction=RecordingInteraction())
+    qtbot.addWidget(window)
+    assert window.model.rows() == []
+
+
+def test_saved_rows_stay_saved_after_restart(
+    qtbot: QtBot, settings: QSettings, live_server: LiveServer,
+    tone: ToneFactory, tmp_path: Path,
+) -> None:  # fmt: skip
+    window, _ = _open(qtbot, settings, live_server, tmp_path / "out")
+    window.add_files([tone("kept.wav")])
+    _run_batch(qtbot, window)
+    window.close()
+
+    again = MainWindow(settings, interaction=RecordingInteraction())
+    qtbot.addWidget(again)
+    row = again.model.rows()[0]
+    assert row.phase is Phase.FINISHED
+    assert row.status_text == "Saved as kept.mp3"
+    assert row.restored_job_id is None
+    assert row.progress_percent == 100.0
+    assert not row.can_retry
+
+
+class NestedLoopInteraction(RecordingInteraction):
+    """Answers "file exists" only after running the event loop, as a dialog does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0
+        self.max_depth = 0
+
+    def ask_overwrite(self, target: Path) -> OverwriteAnswer | None:
+        self.depth += 1
+        self.max_depth = max(self.max_depth, self.depth)
+        try:
+            loop = QEventLoop()
+            QTimer.singleShot(300, loop.quit)
+            loop.exec()
+            return super().ask_overwrite(target)
+        finally:
+            self.depth -= 1
+
+
+def test_existing_files_are_asked_one_at_a_time(
+    qtbot: QtBot, settings: QSettings, live_server: LiveServer,
+    tone: ToneFactory, tmp_path: Path,
+) -> None:  # fmt: skip
+    out = tmp_path / "out"
+    out.mkdir()
+    names = ("p", "q", "r")
+    for name in names:
+        (out / f"{name}.mp3").write_bytes(b"old")
+    interaction = NestedLoopInteraction()
+    window, _ = _open(qtbot, settings, live_server, out, interaction)
+    window.set_parallel_jobs(3)
+    window.set_output_rules(OutputRules(folder=out, overwrite=OverwritePolicy.ASK))
+    window.add_files([tone(f"{name}.wav") for name in names])
+    _run_batch(qtbot, window)
+
+    assert interaction.max_depth == 1
+    assert len(interaction.calls.overwrite_questions) == 3
+    assert len(list(out.iterdir())) == 6

@@ -161,7 +161,8 @@ def test_cancel_stops_running_job(
     window.start_conversion()
     row = _only_row(window)
     cancel_button = window.row_actions(row.key).cancel_button
-    qtbot.waitUntil(cancel_button.isEnabled, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: row.can_cancel, timeout=WAIT_MS)
+    assert cancel_button.isEnabled()
     qtbot.mouseClick(cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(
         lambda: row.state is not None and row.state.stage == "cancelled",
