@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import QStyle, QWidget
+
+from desktop_app.ui.theme import is_dark, tinted_icon
 
 Pixmap = QStyle.StandardPixmap
 Key = QKeySequence.StandardKey
@@ -54,6 +56,10 @@ ACTION_SPECS = (
 )  # fmt: skip
 
 
+# Actions whose standard icons are plain black glyphs (see theme.tinted_icon).
+GLYPH_ICONS = ("convert", "finish", "cancel_all")
+
+
 def build_actions(window: QWidget) -> dict[str, QAction]:
     """Create the actions, named as in ACTION_SPECS, owned by `window`."""
     icon = window.style().standardIcon
@@ -74,3 +80,16 @@ def build_actions(window: QWidget) -> dict[str, QAction]:
     actions["quit"] = QAction("Quit", window)
     actions["quit"].setShortcut(QKeySequence.StandardKey.Quit)
     return actions
+
+
+def match_icons_to_palette(window: QWidget, actions: dict[str, QAction]) -> None:
+    """Tint the glyph icons for a dark palette, or restore the style's own."""
+    icon = window.style().standardIcon
+    dark = is_dark(window.palette())
+    text = window.palette().color(QPalette.ColorRole.ButtonText)
+    for spec in ACTION_SPECS:
+        if spec.name in GLYPH_ICONS:
+            standard = icon(spec.icon)
+            actions[spec.name].setIcon(
+                tinted_icon(standard, text) if dark else standard
+            )

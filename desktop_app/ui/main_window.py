@@ -12,6 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import (
     QByteArray,
+    QEvent,
     QModelIndex,
     QSettings,
     QSize,
@@ -65,7 +66,7 @@ from desktop_app.formatting import (
     format_duration,
     plural,
 )
-from desktop_app.ui.actions import build_actions
+from desktop_app.ui.actions import build_actions, match_icons_to_palette
 from desktop_app.ui.batch import Batch
 from desktop_app.ui.delegates import ProgressBarDelegate, RowActions
 from desktop_app.ui.interaction import Interaction
@@ -470,6 +471,12 @@ class MainWindow(QMainWindow):
         self._actions = build_actions(self)
         for action in self._actions.values():
             self.addAction(action)
+        match_icons_to_palette(self, self._actions)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            match_icons_to_palette(self, self._actions)
+        super().changeEvent(event)
 
     def _build_widgets(self) -> None:
         menu_bar = self.menuBar()
@@ -601,7 +608,7 @@ class MainWindow(QMainWindow):
         self._model.rowsInserted.connect(self._on_model_rows_inserted)
         self._model.rowsRemoved.connect(self._on_model_rows_removed)
         self._model.row_changed.connect(self._on_model_row_changed)
-        self._model.rows_changed.connect(self._controls_timer.start)
+        self._model.rows_changed.connect(self._on_model_rows_changed)
         self._batch.start_requested.connect(self._on_batch_start_requested)
         self._batch.finished.connect(self._on_batch_finished)
         self._table_view.selectionModel().selectionChanged.connect(
@@ -712,6 +719,12 @@ class MainWindow(QMainWindow):
         if row.is_finished:
             self._pump_timer.start()
         self._schedule_queue_save()
+        self._controls_timer.start()
+
+    @Slot()
+    def _on_model_rows_changed(self) -> None:
+        for row in self._model.rows():
+            self._update_row_actions(row)
         self._controls_timer.start()
 
     @Slot(int)

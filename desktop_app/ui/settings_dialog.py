@@ -102,6 +102,8 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         self._ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
         layout = QVBoxLayout(self)
+        # Wide enough for a full folder path and the name template.
+        self.setMinimumWidth(self.fontMetrics().averageCharWidth() * 80)
         layout.addWidget(tabs)
         layout.addWidget(self._error_label)
         layout.addWidget(buttons)
@@ -159,6 +161,11 @@ class SettingsDialog(QDialog):
         self._template_edit.textChanged.connect(self._on_template_edit_text_changed)
         self._preview_label = QLabel()
         self._preview_label.setWordWrap(True)
+        fields_label = QLabel(
+            "Fields: {name} (the source's name), {artist}, {album}, {track}, "
+            "{title}, {format}. A / makes a subfolder."
+        )
+        fields_label.setWordWrap(True)
         self._mirror_check = QCheckBox("Recreate the source folders inside it")
         self._mirror_check.setAccessibleName("Mirror the source folder tree")
         self._overwrite_combo = QComboBox()
@@ -172,6 +179,7 @@ class SettingsDialog(QDialog):
         form.addRow("Save to:", folder_row)
         form.addRow("", self._mirror_check)
         form.addRow("File name:", self._template_edit)
+        form.addRow("", fields_label)
         form.addRow("", self._preview_label)
         form.addRow("If the file exists:", self._overwrite_combo)
         form.addRow("", self._skip_check)

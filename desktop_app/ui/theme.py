@@ -6,7 +6,7 @@ import enum
 import logging
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication
 
 logger = logging.getLogger(__name__)
@@ -106,3 +106,23 @@ def _relative_luminance(color: QColor) -> float:
         channel(c) for c in (color.redF(), color.greenF(), color.blueF())
     )
     return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def tinted_icon(icon: QIcon, color: QColor, size: int = 32) -> QIcon:
+    """Return `icon` with every opaque pixel painted in `color`.
+
+    The media icons of Qt's own styles are black glyphs, which vanish on a
+    dark toolbar; tinted with the palette's text colour they stay visible.
+    """
+    pixmap = icon.pixmap(size, size)
+    if pixmap.isNull():
+        return icon
+    tinted = QPixmap(pixmap.size())
+    tinted.setDevicePixelRatio(pixmap.devicePixelRatio())
+    tinted.fill(QColor(0, 0, 0, 0))
+    painter = QPainter(tinted)
+    painter.drawPixmap(0, 0, pixmap)
+    painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceIn)
+    painter.fillRect(tinted.rect(), color)
+    painter.end()
+    return QIcon(tinted)

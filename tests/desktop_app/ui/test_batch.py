@@ -112,6 +112,7 @@ def test_files_added_while_running_join_batch(
     window.add_files([tone("second.wav")])
     second = window.model.rows()[1]
     assert second.status_text == "Queued"
+    assert window.row_actions(second.key).cancel_button.isEnabled()
 
     with qtbot.waitSignal(window.batch_finished, timeout=WAIT_MS):
         _gate(gated).gate.set()

@@ -200,3 +200,21 @@ def test_window_layout_is_remembered(
     assert again.size().height() == 450
     assert again.table_view.columnWidth(0) == 321
     assert settings.value("input/folder") == "/music/incoming"
+
+
+@pytest.mark.usefixtures("restore_theme")
+def test_dark_theme_icons_are_light(
+    qtbot: QtBot, qapp: QApplication, settings: QSettings
+) -> None:
+    apply_theme(qapp, Theme.DARK)
+    window = MainWindow(settings, interaction=RecordingInteraction())
+    qtbot.addWidget(window)
+    image = window.action("convert").icon().pixmap(32, 32).toImage()
+    opaque = [
+        image.pixelColor(x, y)
+        for x in range(image.width())
+        for y in range(image.height())
+        if image.pixelColor(x, y).alpha() > 200
+    ]
+    assert opaque
+    assert min(color.lightness() for color in opaque) > 128
