@@ -3,7 +3,8 @@
 FFmpeg's exit status is not trusted. An output counts only once it decodes
 and its duration matches what FFmpeg decoded from the input, less any trim.
 
-Up to three FFmpeg passes read the input: one that decodes it to learn its
+Up to four FFmpeg passes read the input: one that finds the peaks of a
+float source headed for an integer format, one that decodes it to learn its
 exact length (only when trimming or fading), one that measures its loudness
 (only when normalising), and the encode. Each has its share of the progress.
 """
@@ -24,16 +25,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backend.conversion.edits import (
+    MIN_MEASURABLE_SECONDS,
     EditPlan,
     LoudnessMeasurement,
     LoudnessTarget,
+    OutputLoudness,
+    loudness_notes,
     needs_edit,
+    parse_ebur128_summary,
     parse_loudnorm_output,
+    parse_loudnorm_result,
     plan_edit,
 )
 from backend.conversion.ffmpeg import (
     SAFE_INPUT_ARGS,
-    FfmpegProgress,
     FfmpegRun,
     measure_decoded_duration,
     run_ffmpeg,
@@ -51,6 +56,11 @@ from backend.conversion.metadata import (
     parse_tags,
 )
 from backend.conversion.probe import PROBE_TIMEOUT_SECONDS, MediaInfo, probe
+from backend.conversion.progress import (
+    ConversionUpdate,
+    PassSpans,
+    ProgressTracker,
+)
 from backend.errors import ConversionCancelled, ConversionFailed, InvalidInput
 from backend.jobs.model import ConversionOptions, MetadataReport
 
@@ -59,9 +69,6 @@ logger = logging.getLogger(__name__)
 # The "[libopus @ 0x55c7...] " part of an FFmpeg log line.
 _COMPONENT_PREFIX = re.compile(r"^(\[[^\]]*@ 0x[0-9a-f]+\] ?)+")
 
-# Progress reported for a fully encoded but not yet verified output; 100 is
-# kept for the moment the job store has committed the job as completed.
-ENCODED_PERCENT = 99.0
 _COPYABLE_COVER_CODECS = frozenset({"mjpeg", "png"})
 # The "[error] " tag of a log line written with `-loglevel level+...`.
 _LEVEL_TAG = re.compile(r"\[(error|fatal|panic|warning|info|verbose|debug)\] ")
@@ -72,23 +79,13 @@ TRUNCATION_RATIO = 0.01
 TRUNCATION_SECONDS = 0.25
 # Below this a header's sample rate is damage, not audio (telephony uses 8 kHz).
 MIN_SOURCE_SAMPLE_RATE = 1_000
-# Shares of the progress bar taken by the passes before the encode. On
-# 300 s of stereo pink noise (44.1 kHz WAV and 192 kbit/s MP3, FFmpeg 9.0),
-# decoding took 0.2-0.8 s, loudnorm's measuring pass (which upsamples to
-# 192 kHz) 11-13 s, and an MP3 encode with the measured gain 3.5-4.5 s.
-_LENGTH_PASS_SHARE = 0.05
-_MEASURE_PASS_SHARE = 0.65
+# FFmpeg's default layout for each channel count, which `-ac` also picks.
+_CHANNEL_LAYOUTS = {
+    1: "mono", 2: "stereo", 3: "2.1", 4: "4.0", 5: "5.0", 6: "5.1", 7: "6.1",
+    8: "7.1",
+}  # fmt: skip
 # Output rate after loudnorm when the source's rate is unknown.
 _FALLBACK_SAMPLE_RATE = 48_000
-
-
-@dataclass(frozen=True)
-class ConversionUpdate:
-    """Progress of the running FFmpeg, in the job's terms."""
-
-    percent: float
-    eta_seconds: float | None
-    speed: float | None
 
 
 @dataclass(frozen=True)
@@ -163,7 +160,7 @@ class Converter:
         """Convert `source` (uploaded as `filename`) and return the verified output.
 
         Raises InvalidInput when the file contains no usable audio,
-        InvalidOptions when its trims leave no audio or its fades do not fit,
+        InvalidOptions when its trims leave under 0.1 s or its fades do not fit,
         ConversionFailed when FFmpeg or the output check fails, and
         ConversionCancelled when `cancel` is set. No temporary file survives
         a raised error; on success the caller owns the returned file.
@@ -179,9 +176,16 @@ class Converter:
             info, fmt, options, source_tags
         )
         adjustments = settings.adjustments + notes
-        if info.audio.is_float and stores_integers(settings):
-            adjustments += self._clipping_note(source, fmt.label, cancel)
-        spans = _PassSpans(needs_edit(options), options.loudness_lufs is not None)
+        check_clipping = info.audio.is_float and stores_integers(settings)
+        spans = PassSpans(
+            length_pass=needs_edit(options),
+            clipping_pass=check_clipping,
+            measure_pass=options.loudness_lufs is not None,
+        )
+        if check_clipping:
+            adjustments += self._clipping_note(
+                source, fmt.label, info, spans, on_update, cancel
+            )
         descriptor, raw_output = tempfile.mkstemp(
             dir=self._work_dir, prefix="output-", suffix=f".{fmt.extension}"
         )
@@ -200,20 +204,35 @@ class Converter:
             ]  # fmt: skip
             if audio.filters:
                 encoder_args += ["-af", ",".join(audio.filters)]
-            tracker = _ProgressTracker(
+            tracker = ProgressTracker(
                 edit.length if edit else info.duration_seconds,
                 on_update,
                 span=spans.encode,
             )
-            run = self._encode(source, output, encoder_args, fmt.muxer, tracker, cancel)
-            _raise_for_run(run, filename)
+            run = self._encode(
+                source, output, encoder_args, fmt.muxer, tracker, cancel,
+                log_info=audio.loudness is not None,
+            )  # fmt: skip
+            if audio.loudness is not None:
+                # The log contains loudnorm's JSON, but only errors explain a
+                # failure.
+                errors = _error_lines(run.stderr_tail)
+                _raise_for_run(dataclasses.replace(run, stderr_tail=errors), filename)
+            else:
+                _raise_for_run(run, filename)
             input_duration = audio.input_duration
             if input_duration is None:
                 input_duration = run.out_time_seconds
                 self._check_decoded_length(info, input_duration, filename)
             assert input_duration is not None
             expected = edit.length if edit else input_duration
-            output_duration = self._verify(output, filename, expected, cancel)
+            output_duration, loudness = self._verify(
+                output, filename, expected, cancel, audio.loudness is not None
+            )
+            if audio.loudness is not None:
+                adjustments += _loudness_notes(
+                    run.stderr_tail, loudness, audio.loudness, filename, fmt
+                )
             report = self._metadata_report(output, filename, info, source_tags)
         except BaseException:
             output.unlink(missing_ok=True)
@@ -236,14 +255,16 @@ class Converter:
         options: ConversionOptions,
         info: MediaInfo,
         settings: EncoderSettings,
-        spans: _PassSpans,
+        spans: PassSpans,
         on_update: Callable[[ConversionUpdate], None] | None,
         cancel: threading.Event | None,
     ) -> _AudioPlan:
         """Run the passes that trims, fades and normalisation need before encoding.
 
-        Returns the encode's audio filters: trim, then loudnorm and the
-        resampler back to the output rate, then the fades.
+        Returns the encode's audio filters: trim, then the downmix and
+        resampler to the output's layout and rate, loudnorm and the resampler
+        back to the output rate, then the fades. Loudness is measured after
+        the downmix, because mixing channels changes it.
         """
         edit: EditPlan | None = None
         input_duration: float | None = None
@@ -256,8 +277,20 @@ class Converter:
         notes: tuple[str, ...] = ()
 
         loudness = LoudnessTarget.from_options(options)
-        if loudness is not None:
-            length = edit.length if edit else info.duration_seconds
+        applied: LoudnessTarget | None = None
+        length = edit.length if edit else info.duration_seconds
+        if (
+            loudness is not None
+            and length is not None
+            and (length < MIN_MEASURABLE_SECONDS)
+        ):
+            notes += (
+                f"{filename} is too short to measure its loudness (under "
+                f"{MIN_MEASURABLE_SECONDS:g} s), so its loudness was left "
+                "unchanged.",
+            )
+        elif loudness is not None:
+            filters += _output_layout_filters(settings)
             measurement = self._measure_loudness(
                 source, filename, filters, loudness, length, spans, on_update, cancel
             )
@@ -266,10 +299,11 @@ class Converter:
             else:
                 rate = _output_rate(settings, info)
                 filters += [measurement.apply_filter(loudness), f"aresample={rate}"]
+                applied = loudness
 
         if edit is not None:
             filters += edit.fade_filters()
-        return _AudioPlan(filters, edit, input_duration, notes)
+        return _AudioPlan(filters, edit, input_duration, notes, applied)
 
     def _probe(self, source: Path, filename: str) -> MediaInfo:
         if source.stat().st_size == 0:
@@ -328,14 +362,23 @@ class Converter:
         return ["-t", f"{self._max_duration + 1:.3f}"]
 
     def _clipping_note(
-        self, source: Path, label: str, cancel: threading.Event | None
+        self,
+        source: Path,
+        label: str,
+        info: MediaInfo,
+        spans: PassSpans,
+        on_update: Callable[[ConversionUpdate], None] | None,
+        cancel: threading.Event | None,
     ) -> tuple[str, ...]:
         """Warn when float samples above full scale will be clipped to integers."""
+        assert spans.clipping is not None
+        tracker = ProgressTracker(info.duration_seconds, on_update, span=spans.clipping)
         run = run_ffmpeg(
             [self._ffmpeg, "-hide_banner", "-v", "info", *SAFE_INPUT_ARGS,
              "-i", str(source), "-map", "0:a:0",
              "-af", "astats=measure_perchannel=none:measure_overall=Peak_level",
              "-f", "null", "-"],
+            on_progress=tracker.update,
             cancel=cancel,
             timeout=self._remaining(),
         )  # fmt: skip
@@ -359,7 +402,7 @@ class Converter:
         source: Path,
         filename: str,
         info: MediaInfo,
-        spans: _PassSpans,
+        spans: PassSpans,
         on_update: Callable[[ConversionUpdate], None] | None,
         cancel: threading.Event | None,
     ) -> float:
@@ -369,7 +412,7 @@ class Converter:
         duration can be off (VBR MP3, Ogg) or plain wrong (a truncated file).
         """
         assert spans.length is not None
-        tracker = _ProgressTracker(info.duration_seconds, on_update, span=spans.length)
+        tracker = ProgressTracker(info.duration_seconds, on_update, span=spans.length)
         run = run_ffmpeg(
             [self._ffmpeg, "-hide_banner", "-v", "error", *SAFE_INPUT_ARGS,
              "-i", str(source), "-map", "0:a:0", *self._length_limit_args(),
@@ -405,13 +448,13 @@ class Converter:
         filters: list[str],
         target: LoudnessTarget,
         length: float | None,
-        spans: _PassSpans,
+        spans: PassSpans,
         on_update: Callable[[ConversionUpdate], None] | None,
         cancel: threading.Event | None,
     ) -> LoudnessMeasurement:
         """Run loudnorm's measuring pass over the audio as it will be encoded."""
         assert spans.measure is not None
-        tracker = _ProgressTracker(length, on_update, span=spans.measure)
+        tracker = ProgressTracker(length, on_update, span=spans.measure)
         chain = ",".join([*filters, target.measure_filter()])
         run = run_ffmpeg(
             [self._ffmpeg, "-hide_banner", "-loglevel", "level+info",
@@ -445,11 +488,15 @@ class Converter:
         output: Path,
         encoder_args: list[str],
         muxer: str,
-        tracker: _ProgressTracker,
+        tracker: ProgressTracker,
         cancel: threading.Event | None,
+        *,
+        log_info: bool = False,
     ) -> FfmpegRun:
+        """Run the encode; `log_info` keeps information lines such as loudnorm's."""
+        level = "level+info" if log_info else "error"
         args = [
-            self._ffmpeg, "-hide_banner", "-v", "error", "-y",
+            self._ffmpeg, "-hide_banner", "-loglevel", level, "-y",
             *SAFE_INPUT_ARGS, "-i", str(source),
             "-map", "0:a:0", *encoder_args,
             "-f", muxer, str(output),
@@ -480,9 +527,19 @@ class Converter:
         filename: str,
         expected_seconds: float,
         cancel: threading.Event | None,
-    ) -> float:
+        measure_loudness: bool = False,
+    ) -> tuple[float, OutputLoudness | None]:
+        """Decode the output and check its length against `expected_seconds`.
+
+        Returns the decoded length and, with `measure_loudness`, the output's
+        loudness and true peak (None when FFmpeg printed no summary).
+        """
         actual, run = measure_decoded_duration(
-            self._ffmpeg, output, cancel=cancel, timeout=self._remaining()
+            self._ffmpeg,
+            output,
+            cancel=cancel,
+            timeout=self._remaining(),
+            measure_loudness=measure_loudness,
         )
         if run.timed_out:
             raise ConversionFailed(
@@ -506,7 +563,9 @@ class Converter:
                 f"decodes to {expected_seconds:.3f} s; the output was discarded.",
                 code="duration_mismatch",
             )
-        return actual
+        if not measure_loudness:
+            return actual, None
+        return actual, parse_ebur128_summary(run.stderr_tail)
 
 
 @dataclass(frozen=True)
@@ -514,76 +573,15 @@ class _AudioPlan:
     """Audio filters for the encode, and what the passes before it found.
 
     `input_duration` is the decoded length of the whole input, or None when
-    no pass decoded it before the encode.
+    no pass decoded it before the encode. `loudness` is the target that the
+    filters apply, or None when they leave the loudness alone.
     """
 
     filters: list[str]
     edit: EditPlan | None
     input_duration: float | None
     notes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class _Span:
-    """The part of the progress bar one pass fills, in percent."""
-
-    start: float
-    size: float
-
-
-class _PassSpans:
-    """Splits the progress bar up to ENCODED_PERCENT between the passes."""
-
-    def __init__(self, length_pass: bool, measure_pass: bool) -> None:
-        shares = [
-            _LENGTH_PASS_SHARE if length_pass else 0.0,
-            _MEASURE_PASS_SHARE if measure_pass else 0.0,
-        ]
-        shares.append(1.0 - sum(shares))
-        spans: list[_Span] = []
-        start = 0.0
-        for share in shares:
-            spans.append(_Span(start, share * ENCODED_PERCENT))
-            start += share * ENCODED_PERCENT
-        self.length = spans[0] if length_pass else None
-        self.measure = spans[1] if measure_pass else None
-        self.encode = spans[2]
-
-
-class _ProgressTracker:
-    """Turns FFmpeg's media time into a percentage, an ETA and a speed.
-
-    The percentage fills `span`, the pass's part of the progress bar. The ETA
-    covers this pass only.
-    """
-
-    def __init__(
-        self,
-        duration: float | None,
-        on_update: Callable[[ConversionUpdate], None] | None,
-        span: _Span = _Span(0.0, ENCODED_PERCENT),
-    ) -> None:
-        self._duration = duration if duration and duration > 0 else None
-        self._on_update = on_update
-        self._span = span
-        self._started = time.monotonic()
-
-    def update(self, progress: FfmpegProgress) -> None:
-        if self._on_update is None or progress.out_time_seconds is None:
-            return
-        elapsed = time.monotonic() - self._started
-        done = progress.out_time_seconds
-        speed = progress.speed
-        if speed is None and elapsed > 0:
-            speed = done / elapsed
-        percent = self._span.start
-        eta = None
-        if self._duration is not None:
-            fraction = min(done / self._duration, 1.0)
-            percent += fraction * self._span.size
-            if speed:
-                eta = max(self._duration - done, 0.0) / speed
-        self._on_update(ConversionUpdate(percent=percent, eta_seconds=eta, speed=speed))
+    loudness: LoudnessTarget | None = None
 
 
 def _tag_and_cover_args(
@@ -615,6 +613,45 @@ def _tag_and_cover_args(
         if info.has_chapters:
             notes += ("The source's chapters were left out, because it was trimmed.",)
     return tag_args, cover_args, notes
+
+
+def _output_layout_filters(settings: EncoderSettings) -> list[str]:
+    """Return filters that give the audio the output's channels and rate.
+
+    They do what the encoder's `-ac` and `-ar` would do later, so that the
+    loudness is measured and applied on the audio as it will be encoded.
+    """
+    filters = []
+    if settings.channels is not None:
+        layout = _CHANNEL_LAYOUTS[settings.channels]
+        filters.append(f"aformat=channel_layouts={layout}")
+    if settings.sample_rate is not None:
+        filters.append(f"aresample={settings.sample_rate}")
+    return filters
+
+
+def _loudness_notes(
+    encode_log: str,
+    output: OutputLoudness | None,
+    target: LoudnessTarget,
+    filename: str,
+    fmt: OutputFormat,
+) -> tuple[str, ...]:
+    """Return notes when the output misses the loudness target or the ceiling.
+
+    `encode_log` contains the JSON of the applying loudnorm pass, and
+    `output` is what the encoded file measures.
+    """
+    applied = parse_loudnorm_result(encode_log)
+    if applied is None:
+        logger.warning("No loudnorm result for %s: %s", filename, encode_log)
+    if output is None:
+        logger.warning("No loudness measurement of the output of %s", filename)
+    logger.info(
+        "Loudness of %s: %s after loudnorm, %s after encoding",
+        filename, applied, output,
+    )  # fmt: skip
+    return loudness_notes(target, applied, output, filename, lossy=not fmt.lossless)
 
 
 def _output_rate(settings: EncoderSettings, info: MediaInfo) -> int:

@@ -157,15 +157,20 @@ def measure_decoded_duration(
     *,
     cancel: threading.Event | None = None,
     timeout: float | None = None,
+    measure_loudness: bool = False,
 ) -> tuple[float | None, FfmpegRun]:
     """Decode the first audio stream of `path` to nowhere and return its length.
 
     Returns the decoded duration in seconds (None when nothing decoded) and
-    the run, so callers can report FFmpeg's own error.
+    the run, so callers can report FFmpeg's own error. With
+    `measure_loudness`, the run's log ends with the summary of
+    `ebur128=peak=true`: integrated loudness and true peak.
     """
+    level = "level+info" if measure_loudness else "error"
+    filters = ["-af", "ebur128=peak=true"] if measure_loudness else []
     run = run_ffmpeg(
-        [ffmpeg, "-hide_banner", "-v", "error", *SAFE_INPUT_ARGS, "-i", str(path),
-         "-map", "0:a:0", "-f", "null", "-"],
+        [ffmpeg, "-hide_banner", "-loglevel", level, *SAFE_INPUT_ARGS,
+         "-i", str(path), "-map", "0:a:0", *filters, "-f", "null", "-"],
         cancel=cancel,
         timeout=timeout,
     )  # fmt: skip

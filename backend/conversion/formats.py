@@ -413,11 +413,8 @@ def resolve_encoder(options: ConversionOptions, source: SourceAudio) -> EncoderS
         fmt, options, output_rate, output_channels, adjustments
     )
     codec = _resolve_codec(fmt, source, options.bit_depth)
-    sample_format, raw_bits = _resolve_sample_format(fmt, options.bit_depth)
-    source_bits = source.bits_per_sample
-    dither = options.bit_depth == 16 and (
-        source.is_float or source_bits is None or source_bits > 16
-    )
+    sample_format, raw_bits = _resolve_sample_format(fmt, options.bit_depth, source)
+    dither = _needs_dither(fmt, options, source)
 
     return EncoderSettings(
         output_format=fmt,
@@ -555,15 +552,49 @@ def _resolve_codec(fmt: OutputFormat, source: SourceAudio, depth: int | None) ->
     return fmt.codec
 
 
+def _source_integer_depth(source: SourceAudio) -> int | None:
+    """Return the bit depth of an integer source: 16 or 24, else None."""
+    bits = source.bits_per_sample
+    if source.is_float or bits is None or bits > 24:
+        return None
+    return 16 if bits <= 16 else 24
+
+
+def _needs_dither(
+    fmt: OutputFormat, options: ConversionOptions, source: SourceAudio
+) -> bool:
+    """Return True when 16-bit output is cut from more precise samples.
+
+    That is a 16-bit request for a deeper or float source, or a 16-bit
+    lossless source whose loudness is normalised, because loudnorm computes
+    in floating point.
+    """
+    bits = source.bits_per_sample
+    if options.bit_depth == 16:
+        return source.is_float or bits is None or bits > 16
+    keeps_16_bits = (
+        options.bit_depth is None
+        and fmt.lossless
+        and _source_integer_depth(source) == 16
+    )
+    return keeps_16_bits and options.loudness_lufs is not None
+
+
 def _resolve_sample_format(
-    fmt: OutputFormat, depth: int | None
+    fmt: OutputFormat, depth: int | None, source: SourceAudio
 ) -> tuple[str | None, int | None]:
     """Return FLAC's or ALAC's sample format and stored bits for a bit depth.
 
-    Both encoders store 24-bit audio in 32-bit samples, so the stored bit
-    count is passed on its own.
+    Without a requested depth, an integer source's 16 or 24 bits are kept,
+    because filters such as loudnorm output floats that FFmpeg would
+    otherwise store as 32-bit samples. Both encoders store 24-bit audio in
+    32-bit samples, so the stored bit count is passed on its own.
     """
-    if depth is None or fmt.name not in ("flac", "alac"):
+    if fmt.name not in ("flac", "alac"):
+        return None, None
+    if depth is None:
+        depth = _source_integer_depth(source)
+    if depth is None:
         return None, None
     planar = "p" if fmt.name == "alac" else ""
     if depth == 16:

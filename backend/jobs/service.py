@@ -29,13 +29,9 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from backend.conversion.converter import (
-    ENCODED_PERCENT,
-    ConversionResult,
-    ConversionUpdate,
-    Converter,
-)
+from backend.conversion.converter import ConversionResult, Converter
 from backend.conversion.formats import validate_options
+from backend.conversion.progress import ENCODED_PERCENT, ConversionUpdate
 from backend.errors import (
     ConversionCancelled,
     ConverterError,

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from backend.conversion.converter import ConversionUpdate, Converter
+from backend.conversion.converter import Converter
 from backend.conversion.formats import FORMATS
+from backend.conversion.progress import ConversionUpdate
 from backend.errors import ConversionCancelled, ConversionFailed, InvalidInput
 from backend.jobs.model import ConversionOptions
 from tests.helpers.audio import FFMPEG, decoded_duration

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from backend.conversion.converter import ConversionUpdate, Converter
+from backend.conversion.converter import Converter
+from backend.conversion.progress import ConversionUpdate
 from backend.errors import InvalidInput
 from backend.jobs.model import ConversionOptions
 from tests.helpers.audio import FFMPEG, decoded_duration, make_tone, stream_summary

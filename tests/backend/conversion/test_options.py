@@ -6,15 +6,18 @@ import re
 import subprocess
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from backend.conversion.converter import ConversionUpdate, Converter
+from backend.conversion.converter import Converter
 from backend.conversion.edits import LoudnessTarget
+from backend.conversion.ffmpeg import FfmpegRun, run_ffmpeg
 from backend.conversion.formats import validate_options
+from backend.conversion.progress import ConversionUpdate
 from backend.errors import ConversionCancelled, ConversionFailed, InvalidOptions
 from backend.jobs.model import ConversionOptions
-from tests.helpers.audio import FFMPEG, decoded_duration, stream_summary
+from tests.helpers.audio import FFMPEG, decoded_duration, make_tone, stream_summary
 
 SOURCE_TAGS = {
     "title": "Night Train",
@@ -223,6 +226,7 @@ def test_loudness_reaches_target(
     assert abs(integrated - lufs) <= 1.0
     # MP3 and Opus decoding adds overshoot on top of the ceiling.
     assert peak <= -1.0 + 1.0
+    assert not any("LUFS target" in note for note in result.adjustments)
     summary = stream_summary(result.path)
     assert ("48000 Hz" if target == "opus" else "44100 Hz") in summary
 
@@ -244,6 +248,84 @@ def test_loudness_of_silence_is_left_alone(
     )
     assert any("silence.wav is silent" in note for note in result.adjustments)
     assert result.output_duration_seconds == pytest.approx(2.0, abs=0.05)
+
+
+def test_loudness_measured_after_downmix(converter: Converter, noise: Path) -> None:
+    # The channels are uncorrelated, so the mono mix is about 3 LU quieter.
+    options = ConversionOptions("flac", loudness_lufs=-16.0, channels=1)
+    result = converter.convert(noise, "noise.wav", options)
+    assert "mono" in stream_summary(result.path)
+    assert abs(_loudness(result.path)[0] + 16.0) <= 1.0
+
+
+def test_surround_loudness_measured_as_stereo(
+    converter: Converter, tmp_path: Path
+) -> None:
+    source = tmp_path / "surround.wav"
+    # Six uncorrelated channels, as a film mix has.
+    inputs = [
+        arg
+        for seed in range(1, 7)
+        for arg in ("-f", "lavfi", "-i", f"anoisesrc=d=4:c=pink:a=0.2:seed={seed}")
+    ]
+    _ffmpeg(
+        *inputs, "-filter_complex", "join=inputs=6:channel_layout=5.1",
+        "-c:a", "pcm_s16le", str(source),
+    )  # fmt: skip
+    options = ConversionOptions("opus", loudness_lufs=-16.0)
+    result = converter.convert(source, "surround.wav", options)
+    assert "stereo" in stream_summary(result.path)
+    assert abs(_loudness(result.path)[0] + 16.0) <= 1.0
+
+
+def test_missed_loud_target_is_reported(converter: Converter, noise: Path) -> None:
+    options = ConversionOptions("flac", loudness_lufs=-5.0, true_peak_db=0.0)
+    result = converter.convert(noise, "noise.wav", options)
+    integrated, _peak = _loudness(result.path)
+    assert integrated < -6.0
+    misses = [note for note in result.adjustments if "LUFS target" in note]
+    assert len(misses) == 1
+    assert misses[0].startswith(f"noise.wav reached {integrated:.1f} LUFS")
+    assert "below the -5 LUFS target" in misses[0]
+    assert "0 dBTP true-peak ceiling" in misses[0]
+
+
+def test_true_peak_over_ceiling_is_reported(converter: Converter, noise: Path) -> None:
+    options = ConversionOptions("mp3", loudness_lufs=-8.0, true_peak_db=-1.5)
+    result = converter.convert(noise, "noise.wav", options)
+    peaks = [note for note in result.adjustments if "true peak of" in note]
+    assert len(peaks) == 1
+    assert "above the -1.5 dBTP ceiling" in peaks[0]
+    assert "lossy encoding" in peaks[0]
+
+
+@pytest.mark.parametrize(
+    ("target", "bits", "expected"),
+    [("flac", 16, "s16"), ("alac", 16, "s16p"), ("flac", 24, "(24 bit)")],
+)
+def test_loudness_keeps_source_bit_depth(
+    converter: Converter, tmp_path: Path, target: str, bits: int, expected: str
+) -> None:
+    source = make_tone(tmp_path / "tone.wav", 1.0, extra=["-c:a", f"pcm_s{bits}le"])
+    options = ConversionOptions(target, loudness_lufs=-16.0)
+    result = converter.convert(source, "tone.wav", options)
+    summary = stream_summary(result.path)
+    assert expected in summary
+    if bits == 16:
+        assert "bit)" not in summary
+
+
+def test_loudness_of_short_file_is_left_alone(
+    converter: Converter, tmp_path: Path
+) -> None:
+    source = make_tone(tmp_path / "blip.wav", 0.1)
+    result = converter.convert(
+        source, "blip.wav", ConversionOptions("flac", loudness_lufs=-16)
+    )
+    notes = " ".join(result.adjustments)
+    assert "blip.wav is too short to measure its loudness" in notes
+    assert "silent" not in notes
+    assert result.output_duration_seconds == pytest.approx(0.1, abs=0.02)
 
 
 def test_measuring_failure_names_reason(
@@ -304,6 +386,12 @@ def test_trim_and_fades_shape_the_output(converter: Converter, tmp_path: Path) -
         ),
         (ConversionOptions("mp3", trim_start_seconds=5.0), "leaves no audio"),
         (
+            ConversionOptions("mp3", trim_start_seconds=2.0 - 1e-8),
+            "leaves less than 0.1 s of its 2.000 s",
+        ),
+        (ConversionOptions("mp3", trim_end_seconds=1.95), "leaves less than 0.1 s"),
+        (ConversionOptions("mp3", trim_start_seconds=1e308), "Trimming 1e+308 s"),
+        (
             ConversionOptions("mp3", trim_start_seconds=1.0, fade_in_seconds=1.5),
             "fades of",
         ),
@@ -327,6 +415,7 @@ def test_trims_longer_than_file_are_rejected(
     assert "short take.wav" in message
     assert phrase in message
     assert message.endswith(".")
+    assert len(message) < 200
     assert list((tmp_path / "work").iterdir()) == []
 
 
@@ -347,6 +436,68 @@ def test_progress_rises_through_every_pass(
     assert any(percent > 70 for percent in percents)
     assert max(percents) >= 98
     assert result.output_duration_seconds == pytest.approx(19.0, abs=0.1)
+
+
+@pytest.fixture
+def pass_names(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the name of each FFmpeg pass the converter starts, in order."""
+    names: list[str] = []
+
+    def named_run(args: list[str], **kwargs: Any) -> FfmpegRun:
+        command = " ".join(args)
+        if "astats" in command:
+            names.append("peak check")
+        elif "loudnorm" in command and "-y" not in args:
+            names.append("measure")
+        else:
+            names.append("other")
+        return run_ffmpeg(args, **kwargs)
+
+    monkeypatch.setattr("backend.conversion.converter.run_ffmpeg", named_run)
+    return names
+
+
+def test_time_left_covers_later_passes(
+    converter: Converter, noise: Path, pass_names: list[str]
+) -> None:
+    seen: list[tuple[str, ConversionUpdate]] = []
+    converter.convert(
+        noise,
+        "noise.wav",
+        ConversionOptions("mp3", loudness_lufs=-18.0),
+        on_update=lambda update: seen.append((pass_names[-1], update)),
+    )
+    measuring = [update for name, update in seen if name == "measure"]
+    assert measuring
+    # Even at the end of the measuring pass, the encode is still to come.
+    timed = [update for update in measuring if update.speed]
+    assert timed
+    assert all(update.eta_seconds for update in timed)
+
+
+def test_clipping_check_counts_in_progress(
+    converter: Converter, tmp_path: Path, pass_names: list[str]
+) -> None:
+    source = tmp_path / "float.wav"
+    _ffmpeg(
+        "-f", "lavfi", "-i", "anoisesrc=d=20:c=pink:a=0.3",
+        "-c:a", "pcm_f32le", str(source),
+    )  # fmt: skip
+    seen: list[tuple[str, ConversionUpdate]] = []
+    converter.convert(
+        source,
+        "float.wav",
+        ConversionOptions("flac"),
+        on_update=lambda update: seen.append((pass_names[-1], update)),
+    )
+
+    checking = [update for name, update in seen if name == "peak check"]
+    encoding = [update for name, update in seen if name == "other"]
+    assert checking
+    assert encoding
+    assert max(update.percent for update in checking) > 40
+    assert min(update.percent for update in encoding) > 40
+    assert all(update.eta_seconds for update in checking if update.speed)
 
 
 def test_cancel_stops_loudness_measurement(
