@@ -5,6 +5,10 @@ take the port in between. It gets a random token for this launch through
 its environment (never its command line, which other users can read). It
 stops when its standard input closes, which also happens when this process
 is killed; on Linux the kernel additionally sends it SIGTERM then.
+
+The child runs in a session (POSIX) or process group (Windows) of its own,
+so Ctrl-C in a terminal reaches only this process. The CLI can then cancel
+its jobs on the still running backend before it stops the child.
 """
 
 from __future__ import annotations
@@ -148,12 +152,22 @@ class BundledBackend:
         self._log_file = os.fdopen(descriptor, "ab")
         self._log_start = os.fstat(descriptor).st_size
         logger.info("Starting bundled backend: %s", " ".join(command))
+        if sys.platform == "win32":
+            # Keeps the console's Ctrl-C and Ctrl-Break events from the child.
+            creation_flags = subprocess.CREATE_NEW_PROCESS_GROUP
+        else:
+            creation_flags = 0
         self._process = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log_file,
             env=env,
+            # The terminal sends SIGINT and SIGHUP to its foreground process
+            # group only; the parent-death signal and the stdin pipe still
+            # end the child with this process.
+            start_new_session=sys.platform != "win32",
+            creationflags=creation_flags,
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
 

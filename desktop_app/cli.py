@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import os
 import sys
@@ -17,7 +18,10 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -26,19 +30,23 @@ from rich.progress import (
     TaskProgressColumn,
     TextColumn,
 )
+from rich.table import Column
 
+from backend.conversion.formats import validate_options
+from backend.errors import InvalidOptions
+from backend.jobs.model import ConversionOptions as ServerOptions
 from desktop_app.backend_process import BundledBackend
 from desktop_app.client.api import ApiClient
 from desktop_app.client.downloader import Downloader
-from desktop_app.client.errors import ApiError, ClientError
+from desktop_app.client.errors import ApiError, ClientError, ServerUnreachable
 from desktop_app.client.models import ConversionOptions, JobInfo
 from desktop_app.client.output_rules import (
+    OutputRuleError,
     OutputRules,
     OverwritePolicy,
+    TargetClaims,
     TargetExists,
-    is_up_to_date,
     output_path,
-    resolve_target,
     validate_template,
 )
 from desktop_app.client.poller import JobState, Poller
@@ -62,6 +70,10 @@ FORMAT_EXTENSIONS = {
     "flac": "flac", "wav": "wav", "alac": "m4a",
 }  # fmt: skip
 DEFAULT_POLL_SECONDS = 0.25
+# Shorter waits make the progress requests a busy loop, and longer ones delay
+# every save by as much.
+MIN_POLL_SECONDS = 0.05
+MAX_POLL_SECONDS = 60.0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -98,6 +110,9 @@ FORMAT_INDEPENDENT_FIELDS = frozenset(
 )  # fmt: skip
 # Template fields that need the source's tags.
 TAG_FIELDS = ("{artist}", "{album}", "{track}", "{title}")
+TOKEN_VARIABLE = "AUDIO_CONVERTER_TOKEN"
+# How far _transport_reason follows an error's chain of causes.
+_MAX_CAUSES = 8
 
 
 class InvalidOptionsError(ClientError):
@@ -156,12 +171,14 @@ def add_convert_parser(subparsers: argparse._SubParsersAction) -> None:  # type:
     )  # fmt: skip
     parser.add_argument(
         "--token",
-        default=os.environ.get("AUDIO_CONVERTER_TOKEN"),
-        help="bearer token for --server (default: $AUDIO_CONVERTER_TOKEN)",
+        default=os.environ.get(TOKEN_VARIABLE),
+        help=f"bearer token for --server (default: ${TOKEN_VARIABLE})",
     )
     parser.add_argument(
-        "--poll-interval", type=float, default=DEFAULT_POLL_SECONDS, metavar="SECONDS",
-        help="seconds between progress checks (default: %(default)s)",
+        "--poll-interval", type=_poll_seconds, default=DEFAULT_POLL_SECONDS,
+        metavar="SECONDS",
+        help=f"seconds between progress checks, {MIN_POLL_SECONDS:g} to "
+        f"{MAX_POLL_SECONDS:g} (default: %(default)s)",
     )  # fmt: skip
     parser.set_defaults(handler=run_convert)
 
@@ -258,7 +275,10 @@ def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} is not a whole number above 0")
     return value
@@ -266,7 +286,12 @@ def _positive_int(text: str) -> int:
 
 def _int_range(low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        value = int(text)
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text} is not a whole number between {low} and {high}"
+            ) from None
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{text} is not between {low} and {high}")
         return value
@@ -275,9 +300,26 @@ def _int_range(low: int, high: int) -> Callable[[str], int]:
 
 
 def _seconds(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    # NaN fails this comparison too.
     if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"{text} is not a number of seconds >= 0")
+    return value
+
+
+def _poll_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not MIN_POLL_SECONDS <= value <= MAX_POLL_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"{text} is not a number of seconds from {MIN_POLL_SECONDS:g} to "
+            f"{MAX_POLL_SECONDS:g}"
+        )
     return value
 
 
@@ -314,7 +356,9 @@ def build_options(args: argparse.Namespace, preset: Preset | None) -> Conversion
     """Return the preset's options with every flag given on top.
 
     When --to names another format than the preset's, only the preset's
-    FORMAT_INDEPENDENT_FIELDS are kept.
+    FORMAT_INDEPENDENT_FIELDS are kept. A rate-control flag (--bitrate,
+    --quality, --bitrate-mode) replaces the preset's rate control, so that
+    `--preset "Music MP3 V0" --bitrate 320` makes a 320 kbit/s CBR file.
     """
     flag_values = {
         field: getattr(args, field)
@@ -332,8 +376,50 @@ def build_options(args: argparse.Namespace, preset: Preset | None) -> Conversion
             for field, value in values.items()
             if field in FORMAT_INDEPENDENT_FIELDS
         }
+    values = _without_replaced_rate_control(values, flag_values)
     values.update(flag_values)
     return options_from_dict(values, "The command line options")
+
+
+def _without_replaced_rate_control(
+    preset_values: dict[str, Any], flag_values: dict[str, Any]
+) -> dict[str, Any]:
+    """Drop the preset's bitrate, quality and mode that the flags replace.
+
+    A bitrate flag, or `--bitrate-mode cbr` or `abr`, drops the preset's
+    quality and its VBR mode. A quality flag, or `--bitrate-mode vbr`, drops
+    the preset's bitrate and its CBR or ABR mode. Flags that ask for both
+    drop all three, and the converter then rejects the flags themselves.
+    """
+    flag_mode = flag_values.get("bitrate_mode")
+    by_bitrate = "bitrate_kbps" in flag_values or flag_mode in ("cbr", "abr")
+    by_quality = "quality" in flag_values or flag_mode == "vbr"
+    dropped: set[str] = set()
+    if by_bitrate:
+        dropped.add("quality")
+        if preset_values.get("bitrate_mode") == "vbr":
+            dropped.add("bitrate_mode")
+    if by_quality:
+        dropped.add("bitrate_kbps")
+        if preset_values.get("bitrate_mode") in ("cbr", "abr"):
+            dropped.add("bitrate_mode")
+    return {
+        field: value for field, value in preset_values.items() if field not in dropped
+    }
+
+
+def check_options(options: ConversionOptions) -> None:
+    """Raise InvalidOptionsError if the converter would reject `options`.
+
+    Applies the backend's own checks, so that the CLI stops before the first
+    upload instead of after it.
+    """
+    # NOTE: a --server of another version may check differently; its own
+    # rejection still stops the batch at the first upload.
+    try:
+        validate_options(ServerOptions.from_dict(dataclasses.asdict(options)))
+    except InvalidOptions as error:
+        raise InvalidOptionsError(error.message) from None
 
 
 # -- Convert ---------------------------------------------------------------------
@@ -343,6 +429,7 @@ def run_convert(args: argparse.Namespace) -> int:
     """Convert every input file; return the process exit status."""
     console = Console(stderr=True)
     settings = open_settings()
+    server = getattr(args, "server", None)
     try:
         preset = None
         if args.preset is not None:
@@ -353,19 +440,15 @@ def run_convert(args: argparse.Namespace) -> int:
                 "(`audio-converter presets` lists them)."
             )
         options = build_options(args, preset)
+        check_options(options)
         validate_template(args.template)
+        if server:
+            check_server_url(server)
+        if args.out is not None:
+            prepare_output_folder(args.out)
     except ClientError as error:
         print(f"Error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    if args.out is not None:
-        try:
-            args.out.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            print(
-                f"Error: cannot use {args.out} as the output folder: {error}",
-                file=sys.stderr,
-            )
-            return EXIT_USAGE
 
     rules = OutputRules(
         folder=args.out,
@@ -379,14 +462,15 @@ def run_convert(args: argparse.Namespace) -> int:
         path for path in args.files if not path.exists() and not path.is_symlink()
     ]
     sources, skipped = expand_sources(
-        path for path in args.files if path not in missing
+        (path for path in args.files if path not in missing),
+        exclude=[args.out] if args.out is not None else [],
     )
     outcomes = [FileOutcome(path, error=f"{path} was not found.") for path in missing]
 
     batch: _Batch | None = None
     try:
         with _connect(args, console) as api:
-            extension = _extension(api, options.format)
+            extension = _extension(api, options.format, server, args.token)
             plans = _plan(sources, rules, options.format, extension, outcomes)
             batch = _Batch(api, options, jobs, args.poll_interval, console)
             batch.run(plans)
@@ -407,12 +491,53 @@ def run_convert(args: argparse.Namespace) -> int:
     return _report(outcomes, skipped)
 
 
+def check_server_url(url: str) -> None:
+    """Raise ClientError unless `url` is an http:// or https:// address."""
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        usable = False
+    if not usable:
+        raise ClientError(
+            f"--server {url!r} is not a server address; write it as "
+            "http://HOST:PORT, such as http://127.0.0.1:8765."
+        )
+
+
+def prepare_output_folder(folder: Path) -> None:
+    """Create `folder` if needed; raise ClientError if outputs cannot go there."""
+    advice = "choose another folder with --out."
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ClientError(
+            f"Cannot use {folder} as the output folder: it is a file; {advice}"
+        ) from None
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        raise ClientError(
+            f"Cannot create the output folder {folder} ({reason}); {advice}"
+        ) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ClientError(
+            f"Cannot write to the output folder {folder} (permission denied); {advice}"
+        )
+
+
 @contextlib.contextmanager
 def _connect(args: argparse.Namespace, console: Console) -> Iterator[ApiClient]:
     server = getattr(args, "server", None)
     if server:
         with ApiClient(server, args.token) as api:
-            api.health()
+            try:
+                api.health()
+            except ServerUnreachable as error:
+                raise ServerUnreachable(
+                    f"The server at {server} is not reachable "
+                    f"({_transport_reason(error)}). Check that it is running and "
+                    "that --server names its address and port."
+                ) from error
             yield api
         return
     backend = BundledBackend(ephemeral=True)
@@ -425,11 +550,33 @@ def _connect(args: argparse.Namespace, console: Console) -> Iterator[ApiClient]:
         backend.stop()
 
 
-def _extension(api: ApiClient, format_name: str) -> str:
-    """Return the file extension the server gives outputs of `format_name`."""
+def _transport_reason(error: BaseException) -> str:
+    """Return why a request got no response, such as "connection refused"."""
+    cause: BaseException | None = error
+    # httpx chains its error to httpcore's, which chains the socket's OSError.
+    for _ in range(_MAX_CAUSES):
+        if cause is None:
+            break
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror.lower()
+        if isinstance(cause, httpx.TimeoutException):
+            return "timed out"
+        cause = cause.__cause__ or cause.__context__
+    return "no response"
+
+
+def _extension(
+    api: ApiClient, format_name: str, server: str | None, token: str | None
+) -> str:
+    """Return the file extension the server gives outputs of `format_name`.
+
+    Raises ClientError once, before any upload, when `server` rejects the token.
+    """
     try:
         formats = {item.name: item.extension for item in api.formats()}
     except ApiError as error:
+        if error.status_code == 401 and server:
+            raise ClientError(_token_problem(server, token)) from error
         # Each upload meets the same error and reports it for its file.
         logger.info("Could not list the server's formats: %s", error)
         formats = FORMAT_EXTENSIONS
@@ -442,6 +589,13 @@ def _extension(api: ApiClient, format_name: str) -> str:
     return formats[format_name]
 
 
+def _token_problem(server: str, token: str | None) -> str:
+    fix = f"pass the server's token with --token or set {TOKEN_VARIABLE}"
+    if not token:
+        return f"The server at {server} requires a token; {fix}."
+    return f"The server at {server} rejected the token; {fix}."
+
+
 def _plan(
     sources: list[SourceFile],
     rules: OutputRules,
@@ -449,37 +603,36 @@ def _plan(
     extension: str,
     outcomes: list[FileOutcome],
 ) -> list[_Planned]:
-    """Choose each output path; record files skipped as up to date or existing."""
+    """Choose each output path; record the files skipped and why."""
     needs_tags = any(field in rules.template for field in TAG_FIELDS)
-    claimed: set[Path] = set()
+    claims = TargetClaims()
     plans = []
     for source in sources:
         outcome = FileOutcome(source.path)
         outcomes.append(outcome)
         tags = read_tags(source.path) if needs_tags else {}
         target = output_path(source, rules, extension, format_name, tags)
-        if rules.skip_up_to_date and is_up_to_date(source.path, target):
-            outcome.skipped = f"{target} is up to date."
+        try:
+            claim = claims.claim(
+                target,
+                source.path,
+                rules.overwrite,
+                skip_up_to_date=rules.skip_up_to_date,
+            )
+        except OutputRuleError as error:
+            outcome.error = str(error)
+            continue
+        if claim.path is None:
+            outcome.skipped = f"{claim.skip_reason}."
             continue
 
-        policy = rules.overwrite
         notes: tuple[str, ...] = ()
-        if target in claimed:
-            # Two inputs of this batch map to one name: the second never
-            # overwrites the first nor is skipped because of it.
-            policy = OverwritePolicy.NUMBER
-            notes = (f"Another input is also saved as {target.name}.",)
-        resolved = resolve_target(target, source.path, policy)
-        if resolved is None:
-            outcome.skipped = f"{target} exists."
-            continue
-        if resolved != target:
-            # The downloader picks the numbered name when it saves, so a file
-            # that appears meanwhile is not overwritten either. This also
-            # covers OVERWRITE on the source itself.
-            policy = OverwritePolicy.NUMBER
-        claimed.add(target)
-        plans.append(_Planned(source, outcome, target, policy, notes))
+        if claim.renamed:
+            notes = (
+                f"Another input of this run has the output name {target.name}, "
+                "so this output got a number.",
+            )
+        plans.append(_Planned(source, outcome, claim.path, claim.overwrite, notes))
     return plans
 
 
@@ -514,15 +667,9 @@ class _Batch:
         self.cancelled_jobs = 0
 
     def run(self, plans: list[_Planned]) -> None:
-        columns = (
-            TextColumn("{task.description}", markup=False),
-            BarColumn(),
-            TaskProgressColumn(),
-            TextColumn("{task.fields[status]}", markup=False),
-        )
         pending = deque(plans)
         with (
-            Progress(*columns, console=self._console) as bars,
+            progress_bars(self._console) as bars,
             ThreadPoolExecutor(max_workers=2) as pool,
         ):
             try:
@@ -627,8 +774,10 @@ class _Batch:
             except ClientError as error:
                 outcome.error = str(error)
             except OSError as error:
+                where = f" ({error.filename})" if error.filename else ""
+                reason = error.strerror or str(error)
                 outcome.error = (
-                    f"Could not save the output of {outcome.source}: {error}"
+                    f"Could not save the output of {outcome.source}: {reason}{where}."
                 )
 
     def _download(self, state: JobState, plan: _Planned) -> Path:
@@ -640,6 +789,27 @@ class _Batch:
             name=plan.target.name,
             overwrite=plan.policy,
         )
+
+
+def progress_bars(console: Console) -> Progress:
+    """Return the progress display: file name, bar, percentage and status.
+
+    The columns share the terminal's width 3 : 1 : 2, so that a name of 36
+    characters shows whole in 80 columns, and a long status is cut short
+    with an ellipsis instead of squeezing the name.
+    """
+
+    def share(ratio: int) -> Column:
+        return Column(ratio=ratio, no_wrap=True, overflow="ellipsis")
+
+    return Progress(
+        TextColumn("{task.description}", markup=False, table_column=share(3)),
+        BarColumn(bar_width=None, table_column=share(1)),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[status]}", markup=False, table_column=share(2)),
+        console=console,
+        expand=True,
+    )
 
 
 def dropped_tags(job: JobInfo) -> tuple[str, ...]:

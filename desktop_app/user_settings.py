@@ -89,10 +89,9 @@ def load_custom_options(settings: QSettings) -> ConversionOptions | None:
         return None
     try:
         data = json.loads(text)
-        if not isinstance(data, dict):
-            raise PresetError("The saved custom options are not a JSON object.")
         return options_from_dict(data, "The saved custom options")
-    except (ValueError, PresetError) as error:
+    except (ValueError, RecursionError, PresetError) as error:
+        # Nesting deeper than Python's recursion limit raises RecursionError.
         logger.warning("Ignoring the saved custom options: %s", error)
         return None
 

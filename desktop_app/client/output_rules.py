@@ -5,15 +5,22 @@ each `/` makes a subfolder. Tag values become safe file names: a `/` inside a
 tag never makes a folder. Characters that Windows rejects are replaced by `_`
 and its device names (CON, NUL, ...) get a leading `_` on every system, so
 outputs can be copied to any disk.
+
+An output never replaces its own source file: such a file is skipped with
+SOURCE_REPLACED as the reason. Within one batch, `TargetClaims` gives every
+output its own path, so two inputs with the same name never share one.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import logging
 import os
 import re
 import string
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -38,6 +45,12 @@ _RESERVED_NAMES = frozenset(
 )
 
 
+# The reason a file is skipped when its output path is the file itself.
+SOURCE_REPLACED = (
+    "its output would replace the source file; choose another output folder or format"
+)
+
+
 class OutputRuleError(ClientError):
     """An output template or target cannot be used; the message gives the reason."""
 
@@ -48,6 +61,14 @@ class TargetExists(OutputRuleError):
     def __init__(self, target: Path) -> None:
         super().__init__(f"{target} exists already.")
         self.target = target
+
+
+class TargetIsSource(OutputRuleError):
+    """The target is the source file itself, which is never written over."""
+
+    def __init__(self, source: Path) -> None:
+        super().__init__(f"{source}: {SOURCE_REPLACED}.")
+        self.source = source
 
 
 class OverwritePolicy(StrEnum):
@@ -218,35 +239,164 @@ def is_up_to_date(source: Path, target: Path) -> bool:
     )
 
 
+def replaces_source(source: Path, target: Path) -> bool:
+    """True if writing `target` would write over `source`, links included."""
+    return _same_file(source, target)
+
+
 def resolve_target(target: Path, source: Path, policy: OverwritePolicy) -> Path | None:
     """Return the path to write for `target` under `policy`; None means skip.
 
     A free target is returned as it is. When it exists, SKIP returns None,
     NUMBER the first free `name (n).ext` (n from 1), OVERWRITE the target
-    itself, and ASK raises TargetExists so that the caller can ask. A target
-    that is the source file itself is never returned: every policy except
-    SKIP gets a numbered name, so converting a WAV to WAV beside it keeps it.
+    itself, and ASK raises TargetExists so that the caller can ask.
+
+    Raises TargetIsSource, under every policy, when the target is the source
+    file itself (converting a WAV to WAV beside it, say): the caller skips
+    that file with SOURCE_REPLACED as the reason. Check `replaces_source`
+    first to skip such a file before converting it.
     """
-    if not target.exists() and not target.is_symlink():
+    if replaces_source(source, target):
+        raise TargetIsSource(source)
+    if not _exists(target):
         return target
     if policy is OverwritePolicy.SKIP:
         return None
-    is_source = _same_file(source, target)
-    if policy is OverwritePolicy.OVERWRITE and not is_source:
+    if policy is OverwritePolicy.OVERWRITE:
         return target
-    if policy is OverwritePolicy.ASK and not is_source:
+    if policy is OverwritePolicy.ASK:
         raise TargetExists(target)
     return numbered_name(target)
 
 
 def numbered_name(target: Path) -> Path:
     """Return the first `name (n).ext` beside `target` that does not exist."""
-    stem, suffix = os.path.splitext(target.name)
-    for number in range(1, _MAX_NUMBERED_NAMES):
-        candidate = target.with_name(f"{stem} ({number}){suffix}")
-        if not candidate.exists() and not candidate.is_symlink():
+    for candidate in _numbered_names(target):
+        if not _exists(candidate):
             return candidate
     raise OutputRuleError(f"No free numbered name for {target}; clear the folder.")
+
+
+def _numbered_names(target: Path) -> Iterator[Path]:
+    """Yield `name (1).ext`, `name (2).ext`, ... beside `target`."""
+    stem, suffix = os.path.splitext(target.name)
+    for number in range(1, _MAX_NUMBERED_NAMES):
+        yield target.with_name(f"{stem} ({number}){suffix}")
+
+
+def _exists(path: Path) -> bool:
+    """True if `path` exists; a link to nothing counts, as it would be replaced."""
+    return path.exists() or path.is_symlink()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What `TargetClaims.claim` decided for one output.
+
+    `path` is the file to write, or None when the file is skipped, and then
+    `skip_reason` gives the reason as a clause such as "out/a.mp3 exists". Pass
+    `path.parent`, `path.name` and `overwrite` to `Downloader.download`.
+    `renamed` is True when an earlier output of the batch had taken the
+    planned path, so this one got a numbered name.
+    """
+
+    path: Path | None
+    overwrite: OverwritePolicy = OverwritePolicy.NUMBER
+    skip_reason: str | None = None
+    renamed: bool = False
+
+
+class TargetClaims:
+    """The output paths taken in one batch, so that no two outputs share one.
+
+    The first output planned for a path gets it, under the batch's policy.
+    A later one gets the first `name (n).ext` that no output of the batch has
+    taken, and the policy then applies to that name, so a second run with
+    OVERWRITE replaces the same two files instead of adding more. Paths are
+    compared without case, so that outputs also stay apart on the
+    case-insensitive disks of Windows and macOS. Safe to use from any thread.
+    """
+
+    def __init__(self) -> None:
+        self._taken: set[str] = set()
+        self._lock = threading.Lock()
+
+    def claim(
+        self,
+        target: Path,
+        source: Path,
+        policy: OverwritePolicy,
+        *,
+        skip_up_to_date: bool = False,
+    ) -> Claim:
+        """Decide where the output of `source` planned at `target` goes.
+
+        A skipped output keeps its path taken, so that another input with the
+        same name does not take it instead. A target that is the source file
+        itself is skipped with SOURCE_REPLACED and takes no path.
+
+        Raises TargetExists, taking nothing, when the path exists and
+        `policy` is ASK: ask the user, then call again with the answer.
+        Raises OutputRuleError when no numbered name is free.
+        """
+        if replaces_source(source, target):
+            return Claim(None, policy, skip_reason=SOURCE_REPLACED)
+        with self._lock:
+            path = self._first_free(target, source)
+            if skip_up_to_date and is_up_to_date(source, path):
+                self._take(path)
+                return Claim(None, policy, f"{path} is up to date", path != target)
+            decided = self._apply_policy(path, target, source, policy)
+            self._take(path)
+            if decided.path is not None:
+                self._take(decided.path)
+            return dataclasses.replace(decided, renamed=path != target)
+
+    def release(self, path: Path) -> None:
+        """Make `path` free again, for an output that will not be written."""
+        with self._lock:
+            self._taken.discard(_claim_key(path))
+
+    def _apply_policy(
+        self, path: Path, target: Path, source: Path, policy: OverwritePolicy
+    ) -> Claim:
+        if not _exists(path):
+            # ASK had nothing to ask; a file that appears meanwhile is kept.
+            download_policy = (
+                OverwritePolicy.NUMBER if policy is OverwritePolicy.ASK else policy
+            )
+            return Claim(path, download_policy)
+        if policy is OverwritePolicy.SKIP:
+            return Claim(None, policy, f"{path} exists")
+        if policy is OverwritePolicy.ASK:
+            raise TargetExists(path)
+        if policy is OverwritePolicy.OVERWRITE:
+            return Claim(path, policy)
+        numbered = self._first_free(target, source, on_disk_too=True)
+        return Claim(numbered, OverwritePolicy.NUMBER)
+
+    def _first_free(
+        self, target: Path, source: Path, on_disk_too: bool = False
+    ) -> Path:
+        """Return `target` or its first numbered name that no output has taken.
+
+        The source file never counts as free, and with `on_disk_too` neither
+        does an existing file.
+        """
+        for candidate in itertools.chain([target], _numbered_names(target)):
+            in_use = _claim_key(candidate) in self._taken or (
+                on_disk_too and _exists(candidate)
+            )
+            if not in_use and not replaces_source(source, candidate):
+                return candidate
+        raise OutputRuleError(f"No free numbered name for {target}; clear the folder.")
+
+    def _take(self, path: Path) -> None:
+        self._taken.add(_claim_key(path))
+
+
+def _claim_key(path: Path) -> str:
+    return os.path.abspath(path).casefold()
 
 
 def _same_file(first: Path, second: Path) -> bool:

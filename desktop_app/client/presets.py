@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import reprlib
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -49,12 +50,14 @@ def options_to_dict(options: ConversionOptions) -> dict[str, Any]:
     return values
 
 
-def options_from_dict(data: Mapping[str, Any], where: str) -> ConversionOptions:
-    """Build ConversionOptions from JSON values; unknown keys are ignored.
+def options_from_dict(data: object, where: str) -> ConversionOptions:
+    """Build ConversionOptions from a decoded JSON object; unknown keys are ignored.
 
-    Raises PresetError, naming `where`, when the format is missing or a value
-    has the wrong type.
+    Raises PresetError, naming `where`, when `data` is not a JSON object, the
+    format is missing or a value has the wrong type.
     """
+    if not isinstance(data, Mapping):
+        raise PresetError(f"{where} is not a JSON object of options.")
     known = {field.name: field for field in dataclasses.fields(ConversionOptions)}
     hints = typing.get_type_hints(ConversionOptions)
     unknown = sorted(set(data) - set(known))
@@ -66,7 +69,9 @@ def options_from_dict(data: Mapping[str, Any], where: str) -> ConversionOptions:
         if name not in known:
             continue
         if not _matches_type(value, hints[name]):
-            raise PresetError(f"{where} has an invalid value for {name}: {value!r}.")
+            raise PresetError(
+                f"{where} has an invalid value for {name}: {reprlib.repr(value)}."
+            )
         values[name] = value
 
     if not isinstance(values.get("format"), str) or not values["format"].strip():
@@ -225,7 +230,8 @@ class PresetLibrary:
         library = cls()
         try:
             data = json.loads(text)
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
+            # Nesting deeper than Python's recursion limit raises RecursionError.
             logger.warning("Ignoring the saved presets, which are not JSON: %s", error)
             return library
         entries = data.get("presets") if isinstance(data, dict) else None

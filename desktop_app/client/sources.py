@@ -1,8 +1,9 @@
 """Turn the files and folders a user adds into a list of input files.
 
 Files are taken as given. Folders are searched recursively for audio files by
-extension, skipping hidden files and folders (names starting with a dot).
-Every other file or folder left out is reported in a sentence that names it.
+extension, skipping hidden files and folders (names starting with a dot) and
+the folders the caller excludes, such as the output folder. Every other file
+or folder left out is reported in a sentence that names it.
 """
 
 from __future__ import annotations
@@ -50,13 +51,19 @@ def is_audio_name(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_EXTENSIONS
 
 
-def expand_sources(paths: Iterable[Path]) -> tuple[list[SourceFile], list[str]]:
+def expand_sources(
+    paths: Iterable[Path], exclude: Iterable[Path] = ()
+) -> tuple[list[SourceFile], list[str]]:
     """Return the input files for `paths` and sentences about what was skipped.
 
     Files keep the order given; the files of a folder follow in sorted order.
     A file reached twice (named twice, or through a link) is taken once.
+    `exclude` lists output folders: a folder search leaves them out, with a
+    sentence about each, so that earlier outputs are not converted again. A
+    folder that is itself in `paths` is still searched, and a file in `paths`
+    is taken.
     """
-    found = _Found()
+    found = _Found(excluded=_folder_identities(exclude))
     for path in paths:
         if path.is_dir():
             _walk(path, found)
@@ -71,10 +78,24 @@ def expand_sources(paths: Iterable[Path]) -> tuple[list[SourceFile], list[str]]:
     return found.sources, found.skipped
 
 
+def _folder_identities(folders: Iterable[Path]) -> set[tuple[int, int]]:
+    """Return (device, inode) of each existing folder; others are left out."""
+    identities = set()
+    for folder in folders:
+        try:
+            status = folder.stat()
+        except OSError:
+            continue
+        identities.add((status.st_dev, status.st_ino))
+    return identities
+
+
 @dataclass
 class _Found:
     sources: list[SourceFile] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    # (device, inode) of the folders that searches leave out.
+    excluded: set[tuple[int, int]] = field(default_factory=set)
     _real_paths: set[str] = field(default_factory=set)
 
     def add(self, source: SourceFile) -> None:
@@ -96,13 +117,8 @@ def _walk(root: Path, found: _Found) -> None:
         folder = folders.pop()
         try:
             status = folder.stat()
-            with os.scandir(folder) as scan:
-                entries = list(scan)
         except OSError as error:
-            logger.warning("Could not read folder %s: %s", folder, error)
-            found.skipped.append(
-                f"Could not read the folder {folder}: {error.strerror or error}."
-            )
+            _unreadable(folder, error, found)
             continue
         identity = (status.st_dev, status.st_ino)
         if identity in visited:
@@ -112,6 +128,15 @@ def _walk(root: Path, found: _Found) -> None:
             )
             continue
         visited.add(identity)
+        if identity in found.excluded and folder != root:
+            found.skipped.append(f"{folder} is the output folder; it was not searched.")
+            continue
+        try:
+            with os.scandir(folder) as scan:
+                entries = list(scan)
+        except OSError as error:
+            _unreadable(folder, error, found)
+            continue
 
         for entry in entries:
             if entry.name.startswith("."):
@@ -138,6 +163,13 @@ def _walk(root: Path, found: _Found) -> None:
         found.skipped.append(_describe_not_audio(root, not_audio))
     if not files:
         found.skipped.append(f"{root} contains no audio files.")
+
+
+def _unreadable(folder: Path, error: OSError, found: _Found) -> None:
+    logger.warning("Could not read folder %s: %s", folder, error)
+    found.skipped.append(
+        f"Could not read the folder {folder}: {error.strerror or error}."
+    )
 
 
 def _sort_key(path: Path, root: Path) -> tuple[str, ...]:

@@ -78,6 +78,21 @@ def test_garbage_presets_are_ignored(
     assert "not JSON" in caplog.text
 
 
+def test_deeply_nested_presets_are_ignored(
+    settings: QSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.setValue("presets/user", "[" * 50_000)
+    set_default_preset_name(settings, "Mine")
+
+    with caplog.at_level(logging.WARNING):
+        library = load_presets(settings)
+        default = default_preset_name(settings)
+
+    assert library.user_presets() == []
+    assert default == FALLBACK_PRESET
+    assert "not JSON" in caplog.text
+
+
 def test_default_preset_name(settings: QSettings, ini: Path) -> None:
     assert default_preset_name(settings) == FALLBACK_PRESET
 
@@ -100,7 +115,9 @@ def test_custom_options_round_trip(settings: QSettings, ini: Path) -> None:
     assert load_custom_options(reopen(ini)) is None
 
 
-@pytest.mark.parametrize("text", ["[1]", "{", '{"bitrate_kbps": 5}'])
+@pytest.mark.parametrize(
+    "text", ["[1]", "{", '{"bitrate_kbps": 5}', "null", "[" * 50_000, '{"a":' * 50_000]
+)
 def test_bad_custom_options_are_ignored(settings: QSettings, text: str) -> None:
     settings.setValue("conversion/custom", text)
 

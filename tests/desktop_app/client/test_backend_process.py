@@ -124,6 +124,14 @@ def test_token_not_on_command_line(backend: BundledBackend) -> None:
     assert backend.token.encode() not in command_line
 
 
+def test_backend_has_own_session(backend: BundledBackend) -> None:
+    assert backend.pid is not None
+
+    # Ctrl-C in a terminal goes to this process group, never to the child's.
+    assert os.getpgid(backend.pid) != os.getpgid(0)
+    assert os.getsid(backend.pid) == backend.pid
+
+
 def test_backend_writes_log_in_data_dir(backend: BundledBackend) -> None:
     assert backend.log_path.parent == backend.data_dir
     assert backend.log_path.is_file()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -13,12 +15,21 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
+from rich.console import Console
 
 from backend.jobs.model import Job, JobStatus
-from desktop_app.cli import FORMAT_EXTENSIONS, FORMAT_NAMES
+from desktop_app.cli import (
+    FORMAT_EXTENSIONS,
+    FORMAT_NAMES,
+    build_options,
+    check_options,
+    progress_bars,
+)
 from desktop_app.client.api import ApiClient
 from desktop_app.client.models import ConversionOptions
+from desktop_app.client.output_rules import SOURCE_REPLACED
 from desktop_app.client.presets import Preset, PresetLibrary
+from desktop_app.main import build_parser
 from desktop_app.user_settings import APPLICATION, ORGANIZATION, save_presets
 from tests.helpers.audio import decoded_duration, make_tone, stream_summary
 from tests.helpers.faults import GatedJobService
@@ -28,6 +39,14 @@ from tests.helpers.server import LiveServer
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CLI_TIMEOUT_SECONDS = 120
 DURATION_TOLERANCE_SECONDS = 0.05
+# A child started from a non-interactive shell may inherit SIGINT as ignored;
+# this restores Python's handler so that the signal reaches the CLI.
+SIGINT_RESTORING_MAIN = (
+    "import signal, sys\n"
+    "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    "from desktop_app.main import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
 
 
 def cli_env(data_home: Path) -> dict[str, str]:
@@ -147,36 +166,114 @@ def test_good_files_exit_zero(
     assert str(out / "two.mp3") in result.stdout
 
 
-def test_output_defaults_to_input_folder(
+def test_output_replacing_source_is_skipped(
     live_server: LiveServer, good: Path, tmp_path: Path
 ) -> None:
     source_bytes = good.read_bytes()
 
     result = run_cli(
-        "convert", good, "--to", "wav",
+        "convert", good, "--to", "wav", "--overwrite", "overwrite",
         "--server", live_server.url, "--token", TEST_TOKEN,
         data_home=tmp_path / "data-home",
     )  # fmt: skip
 
     assert result.returncode == 0, result.stderr
-    assert (good.parent / "good (1).wav").is_file()
+    assert f"Skipped: {good}: {SOURCE_REPLACED}." in result.stdout
+    assert sorted(path.name for path in good.parent.iterdir()) == ["good.wav"]
     assert good.read_bytes() == source_bytes
 
 
-def test_wrong_token_fails_each_file(
-    live_server: LiveServer, good: Path, tmp_path: Path
+def test_rerun_beside_sources_adds_nothing(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    folder = tmp_path / "expo"
+    folder.mkdir()
+    make_tone(folder / "a.wav", 0.3)
+    make_tone(folder / "b.flac", 0.3)
+    expected = ["a.wav", "b.flac", "b.wav"]
+
+    for run in range(2):
+        result = convert(live_server, folder, "--to", "wav", data_home=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert files_below(folder) == expected, f"after run {run + 1}"
+
+    assert result.stdout.count(SOURCE_REPLACED) == 2
+    assert f"{folder / 'b.wav'} is up to date." in result.stdout
+
+
+def test_output_folder_inside_input_not_searched(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    library = tmp_path / "lib"
+    library.mkdir()
+    make_tone(library / "a.wav", 0.3)
+    out = library / "mp3"
+    args = ("--to", "mp3", "--out", out)
+
+    first = convert(live_server, library, *args, data_home=tmp_path)
+    again = convert(live_server, library, *args, data_home=tmp_path)
+
+    assert first.returncode == 0, first.stderr
+    assert again.returncode == 0, again.stderr
+    assert files_below(library) == ["a.wav", "mp3/a.mp3"]
+    assert f"{out} is the output folder; it was not searched." in again.stdout
+    assert "0 converted, 1 skipped, 0 failed." in again.stderr
+
+
+def test_same_names_get_own_outputs(live_server: LiveServer, tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = make_tone(tmp_path / "a" / "s.wav", 0.4)
+    second = make_tone(tmp_path / "b" / "s.wav", 0.8)
+    out = tmp_path / "out"
+
+    result = convert(
+        live_server, first, second, "--to", "flac", "--out", out,
+        "--overwrite", "overwrite", data_home=tmp_path / "home",
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert files_below(out) == ["s (1).flac", "s.flac"]
+    assert f"{first} -> {out / 's.flac'}" in result.stdout
+    assert f"{second} -> {out / 's (1).flac'}" in result.stdout
+    first_seconds = decoded_duration(out / "s.flac")
+    second_seconds = decoded_duration(out / "s (1).flac")
+    assert first_seconds is not None
+    assert second_seconds is not None
+    assert abs(first_seconds - 0.4) <= DURATION_TOLERANCE_SECONDS
+    assert abs(second_seconds - 0.8) <= DURATION_TOLERANCE_SECONDS
+
+
+def test_wrong_token_reported_once(
+    live_server: LiveServer, good: Path, tone: ToneFactory, tmp_path: Path
 ) -> None:
     result = run_cli(
-        "convert", good, "--to", "flac", "--out", tmp_path / "out",
+        "convert", good, tone("other.wav"), "--to", "flac", "--out", tmp_path / "out",
         "--server", live_server.url, "--token", "wrong-token",
         data_home=tmp_path / "data-home",
     )  # fmt: skip
 
     assert result.returncode == 1
-    assert failure_lines(result.stderr) == [
-        "Failed: good.wav: A valid bearer token is required."
-    ]
+    assert result.stderr.count("rejected the token") == 1, result.stderr
+    assert "--token" in result.stderr
+    assert "AUDIO_CONVERTER_TOKEN" in result.stderr
+    assert failure_lines(result.stderr) == []
     assert not (tmp_path / "out" / "good.flac").exists()
+
+
+def test_missing_token_says_how_to_pass_it(
+    live_server: LiveServer, good: Path, tmp_path: Path
+) -> None:
+    result = run_cli(
+        "convert", good, "--to", "flac", "--server", live_server.url,
+        data_home=tmp_path / "data-home",
+    )  # fmt: skip
+
+    assert result.returncode == 1
+    assert (
+        f"Error: The server at {live_server.url} requires a token; pass the "
+        "server's token with --token or set AUDIO_CONVERTER_TOKEN."
+    ) in result.stderr
 
 
 def test_unreachable_server_exits_one(good: Path, tmp_path: Path) -> None:
@@ -188,8 +285,11 @@ def test_unreachable_server_exits_one(good: Path, tmp_path: Path) -> None:
     )  # fmt: skip
 
     assert result.returncode == 1
-    assert "could not connect" in result.stderr
-    assert url in result.stderr
+    assert (
+        f"Error: The server at {url} is not reachable (connection refused). "
+        "Check that it is running"
+    ) in result.stderr
+    assert "Errno" not in result.stderr
 
 
 def test_unusable_out_folder_is_reported(
@@ -210,6 +310,18 @@ def test_unusable_out_folder_is_reported(
     assert str(not_a_folder) in result.stderr
 
 
+def test_output_folder_that_cannot_exist(good: Path, tmp_path: Path) -> None:
+    result = run_cli(
+        "convert", good, "--to", "flac", "--out", "/proc/nope", data_home=tmp_path
+    )
+
+    assert result.returncode == 2
+    assert result.stderr == (
+        "Error: Cannot create the output folder /proc/nope (no such file or "
+        "directory); choose another folder with --out.\n"
+    )
+
+
 def test_server_before_command_is_used(good: Path, tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{closed_port()}"
 
@@ -219,7 +331,17 @@ def test_server_before_command_is_used(good: Path, tmp_path: Path) -> None:
     )  # fmt: skip
 
     assert result.returncode == 1
-    assert "could not connect" in result.stderr
+    assert f"The server at {url} is not reachable" in result.stderr
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:8765", "ftp://127.0.0.1", "http://"])
+def test_server_address_is_checked(good: Path, tmp_path: Path, url: str) -> None:
+    result = run_cli(
+        "convert", good, "--to", "flac", "--server", url, data_home=tmp_path
+    )
+
+    assert result.returncode == 2
+    assert f"--server {url!r} is not a server address" in result.stderr
 
 
 def test_unknown_format_is_usage_error(good: Path, tmp_path: Path) -> None:
@@ -236,16 +358,108 @@ def test_format_choices_match_server(api: ApiClient) -> None:
     assert {item.name: item.extension for item in formats} == FORMAT_EXTENSIONS
 
 
-def test_rejected_options_exit_2_once(
-    live_server: LiveServer, good: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        (("--quality", "15"), "Quality 15 is invalid for MP3"),
+        (("--bitrate", "9999"), "Bitrate 9999 kbit/s is invalid"),
+        (("--sample-rate", "5"), "Sample rate 5 Hz is invalid"),
+        (("--true-peak", "-1"), "set a loudness target too"),
+    ],
+)
+def test_rejected_options_stop_before_upload(
+    live_server: LiveServer,
+    good: Path,
+    tone: ToneFactory,
+    tmp_path: Path,
+    flags: tuple[str, ...],
+    words: str,
 ) -> None:
     result = run_cli(
-        "convert", good, good, "--to", "mp3", "--quality", "15",
+        "convert", good, tone("other.wav"), "--to", "mp3", *flags,
         "--server", live_server.url, "--token", TEST_TOKEN,
         data_home=tmp_path / "data-home",
     )  # fmt: skip
+
     assert result.returncode == 2
-    assert result.stderr.count("Quality 15") == 1
+    assert result.stderr.count(words) == 1, result.stderr
+    assert "uploading" not in result.stderr
+    assert all_jobs(live_server) == []
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "0", "-1", "1e9", "soon"])
+def test_poll_interval_is_checked(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = build_parser()
+
+    with pytest.raises(SystemExit) as raised:
+        parser.parse_args(["convert", "a.wav", "--to", "mp3", "--poll-interval", value])
+
+    assert raised.value.code == 2
+    assert (
+        f"argument --poll-interval: {value} is not a number of seconds from "
+        "0.05 to 60" in capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize(
+    ("preset", "flags", "expected"),
+    [
+        ("Music MP3 V0", ["--bitrate", "320"], ConversionOptions("mp3", 320)),
+        (
+            "Music MP3 V0",
+            ["--bitrate-mode", "cbr"],
+            ConversionOptions("mp3", bitrate_mode="cbr"),
+        ),
+        (
+            "Music MP3 V0",
+            ["--bitrate-mode", "abr", "--bitrate", "192"],
+            ConversionOptions("mp3", 192, bitrate_mode="abr"),
+        ),
+        (
+            "Music MP3 V0",
+            ["--quality", "4"],
+            ConversionOptions("mp3", quality=4.0, bitrate_mode="vbr"),
+        ),
+        ("Music AAC 256", ["--bitrate", "128"], ConversionOptions("aac", 128)),
+        (
+            "Podcast voice",
+            ["--to", "vorbis", "--quality", "3"],
+            ConversionOptions(
+                "vorbis", quality=3.0, channels=1, loudness_lufs=-16.0,
+                true_peak_db=-1.0,
+            ),
+        ),
+    ],
+)  # fmt: skip
+def test_rate_flags_replace_preset_rate(
+    preset: str, flags: list[str], expected: ConversionOptions
+) -> None:
+    args = build_parser().parse_args(["convert", "a.wav", "--preset", preset, *flags])
+
+    options = build_options(args, PresetLibrary().get(preset))
+
+    assert options == expected
+    check_options(options)
+
+
+def test_progress_names_fit_80_columns() -> None:
+    name = "01 First Song of the Long Album.flac"
+    output = io.StringIO()
+    console = Console(file=output, width=80, force_terminal=True, color_system=None)
+
+    with progress_bars(console) as bars:
+        bars.add_task(
+            name, total=100, completed=40,
+            status="bad.mp3 is empty (0 bytes); it contains no audio to convert.",
+        )  # fmt: skip
+        bars.refresh()
+
+    lines = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output.getvalue()).splitlines()
+    assert len(name) == 36
+    assert lines[-1].startswith(f"{name} ")
+    assert "40%" in lines[-1]
 
 
 def convert(
@@ -388,6 +602,20 @@ def test_user_preset_is_listed_and_used(
     assert "mono" in stream_summary(tmp_path / "out" / "good.mp3")
 
 
+def test_presets_survive_damaged_settings(tmp_path: Path) -> None:
+    conf = tmp_path / "config" / ORGANIZATION / f"{APPLICATION}.conf"
+    conf.parent.mkdir(parents=True)
+    settings = QSettings(str(conf), QSettings.Format.IniFormat)
+    settings.setValue("presets/user", "[" * 50_000)
+    settings.sync()
+
+    listing = run_cli("presets", data_home=tmp_path)
+
+    assert listing.returncode == 0, listing.stderr
+    assert "Traceback" not in listing.stderr
+    assert "Music MP3 V0 (built-in)" in listing.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [
@@ -423,17 +651,9 @@ def test_jobs_limit_and_ctrl_c_cancel(
 ) -> None:
     server = server_factory(service_class=GatedJobService)
     inputs = [tone(f"{name}.wav", seconds=0.3) for name in ("a", "b", "c")]
-    # A child started from a non-interactive shell may inherit SIGINT as
-    # ignored; restore Python's handler so the signal reaches the CLI.
-    code = (
-        "import signal, sys\n"
-        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
-        "from desktop_app.main import main\n"
-        "sys.exit(main(sys.argv[1:]))\n"
-    )
     command = [
-        sys.executable, "-c", code, "convert", *map(str, inputs), "--to", "mp3",
-        "--jobs", "2", "--server", server.url, "--token", TEST_TOKEN,
+        sys.executable, "-c", SIGINT_RESTORING_MAIN, "convert", *map(str, inputs),
+        "--to", "mp3", "--jobs", "2", "--server", server.url, "--token", TEST_TOKEN,
         "--out", str(tmp_path / "out"),
     ]  # fmt: skip
 
@@ -455,6 +675,44 @@ def test_jobs_limit_and_ctrl_c_cancel(
     assert "2 unfinished job(s) were cancelled" in stderr
     assert len(server.service.jobs.list_by_status(JobStatus.CANCELLED)) == 2
     assert unfinished_jobs(server) == []
+
+
+def test_ctrl_c_with_bundled_backend(tone: ToneFactory, tmp_path: Path) -> None:
+    source = tone("long.wav", seconds=200.0, rate=8_000, channels=1)
+    home = tmp_path / "home"
+    log = home / "audio-converter" / "backend.log"
+    command = [
+        sys.executable, "-c", SIGINT_RESTORING_MAIN, "convert", str(source),
+        "--to", "mp3", "--loudness", "-16", "--out", str(tmp_path / "out"),
+    ]  # fmt: skip
+
+    # A session of its own, as a terminal gives a command it starts.
+    with subprocess.Popen(
+        command, cwd=REPO_ROOT, env=cli_env(home), start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as process:  # fmt: skip
+        try:
+            wait_for(lambda: log.is_file() and "started: long.wav" in log.read_text())
+            time.sleep(0.5)
+            # Ctrl-C: the terminal signals its whole foreground process group.
+            os.killpg(process.pid, signal.SIGINT)
+            _, stderr = process.communicate(timeout=CLI_TIMEOUT_SECONDS)
+        finally:
+            if process.poll() is None:
+                process.kill()
+
+    backend_log = log.read_text()
+    assert process.returncode == 130, stderr
+    assert "1 unfinished job(s) were cancelled" in stderr
+    assert "WARNING" not in stderr
+    # The backend got no SIGINT: it stopped because the CLI closed its stdin.
+    assert "KeyboardInterrupt" not in backend_log
+    assert "Standard input closed; stopping" in backend_log
+
+
+def all_jobs(server: LiveServer) -> list[Job]:
+    jobs = server.service.jobs
+    return [job for status in JobStatus for job in jobs.list_by_status(status)]
 
 
 def unfinished_jobs(server: LiveServer) -> list[Job]:

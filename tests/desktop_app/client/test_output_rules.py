@@ -9,12 +9,16 @@ import pytest
 
 from desktop_app.client.errors import ClientError
 from desktop_app.client.output_rules import (
+    SOURCE_REPLACED,
     OutputRuleError,
     OutputRules,
     OverwritePolicy,
+    TargetClaims,
     TargetExists,
+    TargetIsSource,
     is_up_to_date,
     output_path,
+    replaces_source,
     resolve_target,
     validate_template,
 )
@@ -222,17 +226,16 @@ def test_existing_target_per_policy(tmp_path: Path) -> None:
     assert str(target) in str(raised.value)
 
 
-@pytest.mark.parametrize(
-    "policy",
-    [OverwritePolicy.NUMBER, OverwritePolicy.OVERWRITE, OverwritePolicy.ASK],
-)
-def test_source_itself_gets_numbered_name(
-    tmp_path: Path, policy: OverwritePolicy
-) -> None:
+@pytest.mark.parametrize("policy", list(OverwritePolicy))
+def test_source_itself_is_rejected(tmp_path: Path, policy: OverwritePolicy) -> None:
     source = make(tmp_path / "a.wav")
 
-    assert resolve_target(source, source, policy) == tmp_path / "a (1).wav"
-    assert resolve_target(source, source, OverwritePolicy.SKIP) is None
+    with pytest.raises(TargetIsSource) as raised:
+        resolve_target(source, source, policy)
+
+    assert str(raised.value) == f"{source}: {SOURCE_REPLACED}."
+    assert raised.value.source == source
+    assert isinstance(raised.value, OutputRuleError)
 
 
 def test_source_reached_through_link_is_protected(tmp_path: Path) -> None:
@@ -240,9 +243,16 @@ def test_source_reached_through_link_is_protected(tmp_path: Path) -> None:
     (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
     target = tmp_path / "link" / "a.wav"
 
-    resolved = resolve_target(target, source, OverwritePolicy.OVERWRITE)
+    assert replaces_source(source, target)
+    with pytest.raises(TargetIsSource):
+        resolve_target(target, source, OverwritePolicy.OVERWRITE)
 
-    assert resolved == tmp_path / "link" / "a (1).wav"
+
+def test_other_file_does_not_replace_source(tmp_path: Path) -> None:
+    source = make(tmp_path / "a.wav")
+
+    assert not replaces_source(source, make(tmp_path / "b.wav"))
+    assert not replaces_source(source, tmp_path / "missing.wav")
 
 
 def test_broken_link_counts_as_existing(tmp_path: Path) -> None:
@@ -250,3 +260,123 @@ def test_broken_link_counts_as_existing(tmp_path: Path) -> None:
     target.symlink_to(tmp_path / "nowhere")
 
     assert resolve_target(target, tmp_path / "a.flac", OverwritePolicy.SKIP) is None
+
+
+# -- TargetClaims ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("policy", list(OverwritePolicy))
+def test_claims_number_second_output(tmp_path: Path, policy: OverwritePolicy) -> None:
+    claims = TargetClaims()
+    target = tmp_path / "out" / "s.mp3"
+
+    first = claims.claim(target, tmp_path / "a" / "s.wav", policy)
+    second = claims.claim(target, tmp_path / "b" / "s.wav", policy)
+
+    assert first.path == target
+    assert not first.renamed
+    assert second.path == tmp_path / "out" / "s (1).mp3"
+    assert second.renamed
+    assert second.skip_reason is None
+
+
+def test_claims_overwrite_reuses_numbered_name(tmp_path: Path) -> None:
+    claims = TargetClaims()
+    target = make(tmp_path / "s.mp3")
+    numbered = make(tmp_path / "s (1).mp3")
+
+    first = claims.claim(target, tmp_path / "a.wav", OverwritePolicy.OVERWRITE)
+    second = claims.claim(target, tmp_path / "b.wav", OverwritePolicy.OVERWRITE)
+
+    assert first.path == target
+    assert first.overwrite is OverwritePolicy.OVERWRITE
+    assert second.path == numbered
+    assert second.overwrite is OverwritePolicy.OVERWRITE
+
+
+def test_claims_number_skips_taken_names(tmp_path: Path) -> None:
+    claims = TargetClaims()
+    target = make(tmp_path / "s.mp3")
+
+    first = claims.claim(target, tmp_path / "a.wav", OverwritePolicy.NUMBER)
+    second = claims.claim(target, tmp_path / "b.wav", OverwritePolicy.NUMBER)
+
+    assert first.path == tmp_path / "s (1).mp3"
+    assert first.overwrite is OverwritePolicy.NUMBER
+    assert second.path == tmp_path / "s (2).mp3"
+
+
+def test_claims_skip_keeps_path_taken(tmp_path: Path) -> None:
+    claims = TargetClaims()
+    target = make(tmp_path / "s.mp3")
+    numbered = make(tmp_path / "s (1).mp3")
+
+    first = claims.claim(target, tmp_path / "a.wav", OverwritePolicy.SKIP)
+    second = claims.claim(target, tmp_path / "b.wav", OverwritePolicy.SKIP)
+
+    assert first.path is None
+    assert first.skip_reason == f"{target} exists"
+    assert second.path is None
+    assert second.skip_reason == f"{numbered} exists"
+
+
+def test_claims_up_to_date_output_is_skipped(tmp_path: Path) -> None:
+    claims = TargetClaims()
+    source = make(tmp_path / "a.wav")
+    target = make(tmp_path / "a.mp3")
+    os.utime(source, (1_000, 1_000))
+
+    first = claims.claim(
+        target, source, OverwritePolicy.OVERWRITE, skip_up_to_date=True
+    )
+    other = claims.claim(target, tmp_path / "b" / "a.wav", OverwritePolicy.NUMBER)
+
+    assert first.path is None
+    assert first.skip_reason == f"{target} is up to date"
+    assert other.path == tmp_path / "a (1).mp3"
+
+
+def test_claims_skip_source_itself(tmp_path: Path) -> None:
+    claims = TargetClaims()
+    source = make(tmp_path / "a.wav")
+
+    claim = claims.claim(source, source, OverwritePolicy.NUMBER)
+    other = claims.claim(source, tmp_path / "a.flac", OverwritePolicy.OVERWRITE)
+
+    assert claim.path is None
+    assert claim.skip_reason == SOURCE_REPLACED
+    assert other.path == source
+
+
+def test_claims_ask_takes_nothing(tmp_path: Path) -> None:
+    claims = TargetClaims()
+    target = make(tmp_path / "s.mp3")
+
+    with pytest.raises(TargetExists):
+        claims.claim(target, tmp_path / "a.wav", OverwritePolicy.ASK)
+    answered = claims.claim(target, tmp_path / "a.wav", OverwritePolicy.OVERWRITE)
+
+    assert answered.path == target
+    assert not answered.renamed
+
+
+def test_claims_ignore_case(tmp_path: Path) -> None:
+    claims = TargetClaims()
+
+    claims.claim(tmp_path / "Song.mp3", tmp_path / "a.wav", OverwritePolicy.NUMBER)
+    second = claims.claim(
+        tmp_path / "song.mp3", tmp_path / "b.wav", OverwritePolicy.NUMBER
+    )
+
+    assert second.path == tmp_path / "song (1).mp3"
+
+
+def test_claims_release_frees_path(tmp_path: Path) -> None:
+    claims = TargetClaims()
+    target = tmp_path / "s.mp3"
+    claims.claim(target, tmp_path / "a.wav", OverwritePolicy.NUMBER)
+
+    claims.release(target)
+    again = claims.claim(target, tmp_path / "b.wav", OverwritePolicy.NUMBER)
+
+    assert again.path == target

@@ -210,7 +210,13 @@ def test_from_user_json_ignores_unknown_option_keys() -> None:
     assert library.get("Newer").options == ConversionOptions("opus", bitrate_kbps=64)
 
 
-@pytest.mark.parametrize("text", ["", "{", "[1, 2]", '{"presets": 3}', "null"])
+DEEP_NESTING = "[" * 50_000
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "{", "[1, 2]", '{"presets": 3}', "null", DEEP_NESTING, '{"a":' * 50_000],
+)
 def test_from_user_json_survives_malformed_text(
     text: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -220,6 +226,21 @@ def test_from_user_json_survives_malformed_text(
     assert library.user_presets() == []
     assert len(library.all()) == len(BUILTIN_PRESETS)
     assert caplog.records
+
+
+@pytest.mark.parametrize("data", [["format", "mp3"], "mp3", None, 3])
+def test_options_from_dict_rejects_non_object(data: object) -> None:
+    with pytest.raises(PresetError) as raised:
+        options_from_dict(data, "Preset 'Odd'")
+
+    assert str(raised.value) == "Preset 'Odd' is not a JSON object of options."
+
+
+def test_options_from_dict_shortens_bad_value() -> None:
+    with pytest.raises(PresetError) as raised:
+        options_from_dict({"format": "mp3", "bitrate_kbps": "9" * 10_000}, "P")
+
+    assert len(str(raised.value)) < 200
 
 
 def test_options_from_dict_accepts_int_for_float() -> None:

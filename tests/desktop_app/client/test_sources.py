@@ -184,3 +184,34 @@ def test_unreadable_folder_is_reported(
 def test_extensions_are_lower_case_with_dot() -> None:
     assert all(ext.startswith(".") and ext == ext.lower() for ext in AUDIO_EXTENSIONS)
     assert {".mp3", ".flac", ".wav", ".m4a", ".opus", ".ogg"} <= AUDIO_EXTENSIONS
+
+
+def test_output_folder_inside_input_is_left_out(music: Path) -> None:
+    out = music / "mp3"
+    touch(out / "A.mp3")
+    touch(out / "deeper" / "b.mp3")
+
+    sources, skipped = expand_sources([music], exclude=[out])
+
+    assert not any(source.path.is_relative_to(out) for source in sources)
+    assert len(sources) == 6
+    assert f"{out} is the output folder; it was not searched." in skipped
+
+
+def test_output_folder_named_as_input_is_searched(music: Path) -> None:
+    out = music / "beta"
+
+    sources, skipped = expand_sources([out, music / "beta" / "c.opus"], exclude=[out])
+
+    assert [source.path for source in sources] == [out / "c.opus"]
+    assert skipped == [f"{out / 'c.opus'} was added twice; it is converted once."]
+
+
+def test_excluded_folder_reached_through_link(music: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    touch(out / "x.mp3")
+    (music / "link-to-out").symlink_to(out, target_is_directory=True)
+
+    sources, _ = expand_sources([music], exclude=[out])
+
+    assert not any("x.mp3" in source.path.name for source in sources)
