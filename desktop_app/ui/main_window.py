@@ -261,8 +261,11 @@ class MainWindow(QMainWindow):
         if missing:
             self._show_message(f"Skipped {', '.join(missing)}: no such file.")
         if folders:
+            # The output folder is left out, so that a second run does not
+            # convert the outputs of the first.
+            exclude = [self._rules.folder] if self._rules.folder else []
             self._runner.start(
-                lambda _report: expand_sources(folders),
+                lambda _report: expand_sources(folders, exclude=exclude),
                 on_success=self._on_folders_expanded,
                 on_failure=lambda error: self._show_message(
                     describe_error("Adding the folder", error)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from PySide6.QtCore import QObject
@@ -83,6 +84,17 @@ class OutputSaver(QObject):
         owner = self._claims.setdefault(target, key)
         return owner == key
 
+    def _claim_numbered(self, target: Path, key: int, replace: bool) -> Path:
+        """Reserve and return the first `name (n).ext` no other row has taken.
+
+        Unless `replace` is set, an existing file does not count as free.
+        """
+        for candidate in numbered_names(target):
+            if candidate not in self._claims and (replace or not candidate.exists()):
+                self._claims[candidate] = key
+                return candidate
+        raise AssertionError("numbered_names never ends")
+
     def save(self, key: int, rules: OutputRules) -> None:
         """Save the row's output under `rules`, if it can be saved now.
 
@@ -114,9 +126,12 @@ class OutputSaver(QObject):
             return
         if not self.claim(target, key):
             # Another file of this batch took the name: never replace its output.
-            self._download(
-                key, row.state.job, row.source, target, OverwritePolicy.NUMBER
-            )
+            # With "replace", a second run replaces the same numbered file
+            # instead of adding another.
+            replace = rules.overwrite is OverwritePolicy.OVERWRITE
+            free = self._claim_numbered(target, key, replace)
+            policy = OverwritePolicy.OVERWRITE if replace else OverwritePolicy.NUMBER
+            self._download(key, row.state.job, row.source, free, policy)
             return
         needs_answer = (
             rules.overwrite is OverwritePolicy.ASK
@@ -286,3 +301,10 @@ def uses_tags(rules: OutputRules) -> bool:
 
 def _fetch_job(api: ApiClient, job_id: str, _report: object) -> JobInfo:
     return api.get_job(job_id)
+
+
+def numbered_names(target: Path) -> Iterator[Path]:
+    """Yield `name (1).ext`, `name (2).ext` and so on beside `target`."""
+    stem, suffix = os.path.splitext(target.name)
+    for number in itertools.count(1):
+        yield target.with_name(f"{stem} ({number}){suffix}")
