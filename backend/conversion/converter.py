@@ -295,7 +295,7 @@ class Converter:
                 source, filename, filters, loudness, length, spans, on_update, cancel
             )
             if measurement.is_silent:
-                notes += (f"{filename} is silent, so its loudness was left unchanged.",)
+                notes += (_silent_note(filename, info, settings),)
             else:
                 rate = _output_rate(settings, info)
                 filters += [measurement.apply_filter(loudness), f"aresample={rate}"]
@@ -613,6 +613,20 @@ def _tag_and_cover_args(
         if info.has_chapters:
             notes += ("The source's chapters were left out, because it was trimmed.",)
     return tag_args, cover_args, notes
+
+
+def _silent_note(filename: str, info: MediaInfo, settings: EncoderSettings) -> str:
+    """Say why loudness was left alone, naming a downmix that cancelled the audio."""
+    source_channels = info.audio.channels if info.audio is not None else None
+    target = settings.channels
+    if target is not None and source_channels is not None and target < source_channels:
+        layout = "mono" if target == 1 else f"{target} channels"
+        return (
+            f"{filename} is silent once mixed down to {layout} (its channels "
+            "cancel each other out), so its loudness was left unchanged; keep "
+            "the source's channels to hear it."
+        )
+    return f"{filename} is silent, so its loudness was left unchanged."
 
 
 def _output_layout_filters(settings: EncoderSettings) -> list[str]:

@@ -331,14 +331,26 @@ class JobTableModel(QAbstractTableModel):
         """Append a row per path that is not listed and ready already."""
         return self.add_sources([SourceFile(path, None) for path in paths])
 
-    def add_sources(self, sources: list[SourceFile]) -> list[JobRow]:
+    def add_sources(
+        self,
+        sources: list[SourceFile],
+        *,
+        options: ConversionOptions | None = None,
+        target_label: str = "",
+    ) -> list[JobRow]:
         """Append a row per source file that is not listed and ready already."""
         listed = {row.source for row in self._rows if row.phase is Phase.READY}
         new_rows = []
         for source in sources:
             if source.path not in listed:
                 listed.add(source.path)
-                new_rows.append(JobRow(source=source.path, root=source.root))
+                row = JobRow(
+                    source=source.path,
+                    root=source.root,
+                    options=options,
+                    target_label=target_label,
+                )
+                new_rows.append(row)
         return self.append_rows(new_rows)
 
     def append_rows(self, new_rows: list[JobRow]) -> list[JobRow]:

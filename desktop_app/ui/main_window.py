@@ -783,15 +783,12 @@ class MainWindow(QMainWindow):
     # -- Helpers ---------------------------------------------------------------
 
     def _add_sources(self, sources: list[SourceFile]) -> None:
-        rows = self._model.add_sources(sources)
         options = self.current_options()
-        if rows and options is not None:
-            label = self._target_label(options)
-            for row in rows:
-                # Files added to a running batch convert with the preset now
-                # chosen; the others take the preset chosen at Convert.
-                fixed = options if self._batch.is_running else None
-                self._model.update_row(row.key, options=fixed, target_label=label)
+        label = self._target_label(options) if options is not None else ""
+        # Files added to a running batch convert with the preset now chosen;
+        # the others take the preset chosen at Convert.
+        fixed = options if self._batch.is_running else None
+        self._model.add_sources(sources, options=fixed, target_label=label)
         self._update_controls()
 
     @Slot()

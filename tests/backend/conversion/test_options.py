@@ -250,6 +250,20 @@ def test_loudness_of_silence_is_left_alone(
     assert result.output_duration_seconds == pytest.approx(2.0, abs=0.05)
 
 
+def test_downmix_that_cancels_is_named(converter: Converter, tmp_path: Path) -> None:
+    source = tmp_path / "opposite.flac"
+    _ffmpeg(
+        "-f", "lavfi", "-i", "sine=frequency=440:duration=2",
+        "-af", "pan=stereo|c0=c0|c1=-1*c0", str(source),
+    )  # fmt: skip
+    options = ConversionOptions("flac", loudness_lufs=-16, channels=1)
+    result = converter.convert(source, "opposite.flac", options)
+    assert any(
+        "opposite.flac is silent once mixed down to mono" in note
+        for note in result.adjustments
+    )
+
+
 def test_loudness_measured_after_downmix(converter: Converter, noise: Path) -> None:
     # The channels are uncorrelated, so the mono mix is about 3 LU quieter.
     options = ConversionOptions("flac", loudness_lufs=-16.0, channels=1)
