@@ -70,6 +70,10 @@ _STAGE_FOR_STATUS = {
 }
 
 
+# A running job without progress this young has not published its first.
+JUST_STARTED_SECONDS = 5.0
+
+
 class JobService:
     """Owns every job state change; routes and workers call only this."""
 
@@ -152,13 +156,21 @@ class JobService:
             job = self.jobs.get(job_id, consistent=True)
         if job is None or job.owner != owner:
             raise JobNotFound(f"Job {job_id} was not found.")
-        snapshot = self._read_progress(job_id)
+        snapshot, store_answered = self._read_progress_status(job_id)
         if snapshot is not None and (
             snapshot.stage.is_terminal or not job.status.is_terminal
         ):
             return snapshot
         if job.status is JobStatus.QUEUED:
             return Progress(0.0, Stage.QUEUED, updated_at=job.updated_at)
+        if (
+            store_answered
+            and job.status is JobStatus.RUNNING
+            and self._clock() - job.updated_at < JUST_STARTED_SECONDS
+        ):
+            # The worker publishes its first progress just after the job
+            # store says running; a poll in between sees a job at 0 %.
+            return Progress(0.0, Stage.CONVERTING, updated_at=job.updated_at)
         # No snapshot, or one left behind by a lost final publish: the job
         # store is the source of truth. Only the stage is known from it.
         percent = 100.0 if job.status is JobStatus.COMPLETED else None
@@ -404,13 +416,17 @@ class JobService:
             self._progress_errors.recovered()
 
     def _read_progress(self, job_id: str) -> Progress | None:
+        return self._read_progress_status(job_id)[0]
+
+    def _read_progress_status(self, job_id: str) -> tuple[Progress | None, bool]:
+        """Return the snapshot and whether the progress store answered at all."""
         try:
             snapshot = self.progress.get(job_id)
         except ProgressUnavailable as error:
             self._progress_errors.report(error)
-            return None
+            return None, False
         self._progress_errors.recovered()
-        return snapshot
+        return snapshot, True
 
     def _sleep_unless_stopping(self, seconds: float) -> None:
         if self._sleep is time.sleep:
