@@ -169,7 +169,7 @@ class JobService:
             and self._clock() - job.updated_at < JUST_STARTED_SECONDS
         ):
             # The worker publishes its first progress just after the job
-            # store says running; a poll in between sees a job at 0 %.
+            # store marks the job running; a poll in between reads 0 %.
             return Progress(0.0, Stage.CONVERTING, updated_at=job.updated_at)
         # No snapshot, or one left behind by a lost final publish: the job
         # store is the source of truth. Only the stage is known from it.
@@ -419,7 +419,7 @@ class JobService:
         return self._read_progress_status(job_id)[0]
 
     def _read_progress_status(self, job_id: str) -> tuple[Progress | None, bool]:
-        """Return the snapshot and whether the progress store answered at all."""
+        """Return the snapshot and whether the progress store responded at all."""
         try:
             snapshot = self.progress.get(job_id)
         except ProgressUnavailable as error:

@@ -271,14 +271,14 @@ def resolve_target(target: Path, source: Path, policy: OverwritePolicy) -> Path 
 
 def numbered_name(target: Path) -> Path:
     """Return the first `name (n).ext` beside `target` that does not exist."""
-    for candidate in _numbered_names(target):
+    for candidate in numbered_names(target):
         if not _exists(candidate):
             return candidate
     raise OutputRuleError(f"No free numbered name for {target}; clear the folder.")
 
 
-def _numbered_names(target: Path) -> Iterator[Path]:
-    """Yield `name (1).ext`, `name (2).ext`, ... beside `target`."""
+def numbered_names(target: Path) -> Iterator[Path]:
+    """Yield `name (1).ext`, `name (2).ext` and so on beside `target`."""
     stem, suffix = os.path.splitext(target.name)
     for number in range(1, _MAX_NUMBERED_NAMES):
         yield target.with_name(f"{stem} ({number}){suffix}")
@@ -383,7 +383,7 @@ class TargetClaims:
         The source file never counts as free, and with `on_disk_too` neither
         does an existing file.
         """
-        for candidate in itertools.chain([target], _numbered_names(target)):
+        for candidate in itertools.chain([target], numbered_names(target)):
             in_use = _claim_key(candidate) in self._taken or (
                 on_disk_too and _exists(candidate)
             )

@@ -56,6 +56,7 @@ from desktop_app.client.output_rules import (
     OutputRules,
     is_up_to_date,
     output_path,
+    replaces_source,
 )
 from desktop_app.client.poller import JobState, Poller
 from desktop_app.client.sources import SourceFile, expand_sources
@@ -74,7 +75,7 @@ from desktop_app.ui.job_model import Column, JobRow, JobTableModel, Phase
 from desktop_app.ui.preferences import load_backend_choice, load_window_preferences
 from desktop_app.ui.preset_bar import PresetBar
 from desktop_app.ui.queue_store import PendingSaves, QueueStore
-from desktop_app.ui.saver import OutputSaver, is_same_file
+from desktop_app.ui.saver import OutputSaver
 from desktop_app.ui.settings_dialog import SettingsDialog
 from desktop_app.ui.theme import apply_theme
 from desktop_app.ui.workers import TaskRunner
@@ -99,7 +100,7 @@ STATUS_MESSAGE_MS = 8_000
 
 @dataclass(frozen=True)
 class _Plan:
-    """Where a row's output goes, found before its upload."""
+    """The planned output of a row, computed before its upload."""
 
     tags: dict[str, str]
     target: Path
@@ -840,7 +841,7 @@ class MainWindow(QMainWindow):
                 key, phase=Phase.SKIPPED, skip_reason="cancelled before it started"
             )
             return
-        if is_same_file(row.source, planned.target):
+        if replaces_source(row.source, planned.target):
             self._model.update_row(
                 key,
                 phase=Phase.SKIPPED,

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import itertools
 import logging
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject
@@ -20,9 +18,12 @@ from desktop_app.client.downloader import (
 )
 from desktop_app.client.models import JobInfo
 from desktop_app.client.output_rules import (
+    OutputRuleError,
     OutputRules,
     OverwritePolicy,
+    numbered_names,
     output_path,
+    replaces_source,
     resolve_target,
 )
 from desktop_app.client.sources import SourceFile
@@ -43,7 +44,7 @@ class OutputSaver(QObject):
 
     A worker reads the source's tags when the name template needs them and
     computes the target. The GUI thread then applies the overwrite policy and
-    asks the user when it is "ask". A second worker picks the final name,
+    prompts the user when it is "ask". A second worker picks the final name,
     never the source file itself, and downloads. GUI thread only.
     """
 
@@ -67,7 +68,7 @@ class OutputSaver(QObject):
         # Output paths of this batch and the row that took each, so that two
         # sources with the same name never write, or skip, the same file.
         self._claims: dict[Path, int] = {}
-        # Saves waiting for an answer to "file exists"; one dialog at a time.
+        # Saves waiting for the user's "file exists" choice, one dialog at a time.
         self._questions: list[tuple[int, Path]] = []
         self._asking = False
 
@@ -93,7 +94,7 @@ class OutputSaver(QObject):
             if candidate not in self._claims and (replace or not candidate.exists()):
                 self._claims[candidate] = key
                 return candidate
-        raise AssertionError("numbered_names never ends")
+        raise OutputRuleError(f"No free numbered name for {target}; clear the folder.")
 
     def save(self, key: int, rules: OutputRules) -> None:
         """Save the row's output under `rules`, if it can be saved now.
@@ -121,7 +122,7 @@ class OutputSaver(QObject):
         row = self._model.row_by_key(key)
         if row is None or row.state is None or row.state.job is None:
             return
-        if is_same_file(row.source, target):
+        if replaces_source(row.source, target):
             self._skip(key, "its output would replace the source file")
             return
         if not self.claim(target, key):
@@ -147,8 +148,8 @@ class OutputSaver(QObject):
     def _policy(self, rules: OutputRules) -> OverwritePolicy:
         if rules.overwrite is not OverwritePolicy.ASK:
             return rules.overwrite
-        # Without an answer for the batch there was nothing to ask about; a
-        # file that appears meanwhile is kept.
+        # Without a batch-wide choice the target did not exist when planned, so
+        # a file that appears meanwhile is kept.
         return self._batch_overwrite or OverwritePolicy.NUMBER
 
     def _ask_next(self) -> None:
@@ -287,24 +288,9 @@ def plan_output(
     return output_path(source, rules, extension, job.options.format, tags)
 
 
-def is_same_file(source: Path, target: Path) -> bool:
-    """True if writing `target` would replace `source`."""
-    try:
-        return os.path.samefile(source, target)
-    except OSError:
-        return os.path.abspath(source) == os.path.abspath(target)
-
-
 def uses_tags(rules: OutputRules) -> bool:
     return any(f"{{{name}}}" in rules.template for name in TAG_FIELDS)
 
 
 def _fetch_job(api: ApiClient, job_id: str, _report: object) -> JobInfo:
     return api.get_job(job_id)
-
-
-def numbered_names(target: Path) -> Iterator[Path]:
-    """Yield `name (1).ext`, `name (2).ext` and so on beside `target`."""
-    stem, suffix = os.path.splitext(target.name)
-    for number in itertools.count(1):
-        yield target.with_name(f"{stem} ({number}){suffix}")

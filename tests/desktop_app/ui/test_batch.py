@@ -492,7 +492,7 @@ def test_saved_rows_stay_saved_after_restart(
 
 
 class NestedLoopInteraction(RecordingInteraction):
-    """Answers "file exists" only after running the event loop, as a dialog does."""
+    """Returns the "file exists" choice after running the event loop, like a dialog."""
 
     def __init__(self) -> None:
         super().__init__()
